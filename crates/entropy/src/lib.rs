@@ -21,6 +21,7 @@
 
 pub mod binary;
 pub mod error;
+pub mod explain;
 pub mod model;
 pub mod range;
 
