@@ -13,6 +13,7 @@ pub mod error;
 pub mod image;
 pub mod io;
 pub mod limits;
+pub mod pipeline;
 
 pub use codec::{Codec, EncodeParams, Encoded, ModelTag, TruncateTarget};
 pub use container::{Container, Header};

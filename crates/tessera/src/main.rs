@@ -1,5 +1,34 @@
 //! The `tessera` command line.
 
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Tessera: image compression with exact arithmetic coding, classical and learned codecs, and
+/// a measurement lab.
+#[derive(Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Codec(cli::codec::Command),
+    #[command(flatten)]
+    Entropy(cli::entropy::Command),
+}
+
 fn main() {
-    println!("tessera");
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Codec(c) => cli::codec::run(c),
+        Command::Entropy(c) => cli::entropy::run(c),
+    };
+    if let Err(e) = result {
+        eprintln!("tessera: {e:#}");
+        std::process::exit(1);
+    }
 }
