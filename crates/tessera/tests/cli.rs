@@ -1,0 +1,108 @@
+//! The `tessera` binary as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn tessera(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn write_test_png(path: &Path) {
+    let img = tessera_core::Image::from_u8(
+        19,
+        7,
+        3,
+        &(0..19 * 7 * 3).map(|i| (i * 37 % 251) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let png = tessera_core::io::encode_image(&img, tessera_core::io::Format::Png).unwrap();
+    std::fs::write(path, png).unwrap();
+}
+
+#[test]
+fn explain_reproduces_the_tutorial_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera(&["explain", "--freq", "a=2,b=7,c=1", "abc"], dir.path());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(text.contains("Final interval: [0.166, 0.18)"), "{text}");
+    assert!(text.contains("Value (midpoint): 0.173"));
+    assert!(text.contains("Decoded message: a b c"));
+    let out = tessera(&["explain", "--freq", "a=2,b=3,c=1,d=4", "bdab"], dir.path());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Final interval: [0.3848, 0.392)") && text.contains("0.3884"), "{text}");
+}
+
+#[test]
+fn explain_rejects_symbols_outside_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera(&["explain", "--freq", "a=2,b=0", "ab"], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("tessera: "));
+}
+
+#[test]
+fn unknown_codec_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_test_png(&dir.path().join("in.png"));
+    let out = tessera(&["compress", "--codec", "nope", "in.png", "-o", "x.tsr"], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown codec 'nope'"));
+    assert!(!dir.path().join("x.tsr").exists());
+}
+
+#[test]
+fn corrupt_or_foreign_files_fail_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("foreign.tsr"), b"this is not a container").unwrap();
+    let out = tessera(&["decompress", "foreign.tsr", "-o", "out.png"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!dir.path().join("out.png").exists());
+    let out = tessera(&["info", "foreign.tsr"], dir.path());
+    assert!(!out.status.success());
+}
+
+/// Round trip through files and through stdin/stdout with the default (lossless) codec, and the
+/// overwrite rules. Runs once a codec named `lossless` is registered.
+#[test]
+fn compress_decompress_round_trip_and_overwrite_rules() {
+    if tessera::registry::find(tessera::registry::DEFAULT_LOSSLESS).is_err() {
+        eprintln!("no '{}' codec registered; skipping", tessera::registry::DEFAULT_LOSSLESS);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_test_png(&d.join("in.png"));
+    assert!(tessera(&["compress", "in.png", "-o", "a.tsr"], d).status.success());
+    assert!(tessera(&["decompress", "a.tsr", "-o", "back.png"], d).status.success());
+    let a = tessera_core::io::read_image(&d.join("in.png")).unwrap();
+    let b = tessera_core::io::read_image(&d.join("back.png")).unwrap();
+    assert_eq!(a, b);
+    // No overwriting without --force, and the file is untouched.
+    let before = std::fs::read(d.join("a.tsr")).unwrap();
+    let out = tessera(&["compress", "in.png", "-o", "a.tsr"], d);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(d.join("a.tsr")).unwrap(), before);
+    assert!(tessera(&["compress", "in.png", "-o", "a.tsr", "--force"], d).status.success());
+    // The input is never the output.
+    assert!(!tessera(&["decompress", "a.tsr", "-o", "a.tsr", "--force"], d).status.success());
+    // stdin to stdout.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["compress", "-", "-o", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&std::fs::read(d.join("in.png")).unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(tessera::registry::decompress(&out.stdout).unwrap(), a);
+    // A cut file fails its checksum: an error, and no output file.
+    let cut = &before[..before.len() - 3];
+    std::fs::write(d.join("cut.tsr"), cut).unwrap();
+    assert!(!tessera(&["decompress", "cut.tsr", "-o", "cut.png"], d).status.success());
+    assert!(!d.join("cut.png").exists());
+}
