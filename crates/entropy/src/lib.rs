@@ -22,6 +22,7 @@
 pub mod binary;
 pub mod error;
 pub mod explain;
+pub mod integer;
 pub mod model;
 pub mod range;
 
