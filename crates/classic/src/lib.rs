@@ -3,9 +3,12 @@
 //! context-modelled coding, the reversible wavelet) and the lossy ones (DCT, the 9/7 wavelet
 //! with embedded bit-plane coding, vector quantisation, fractal coding).
 
+pub mod planes;
+pub mod vq;
+
 use tessera_core::Codec;
 
 /// Every classical codec, in the order `tessera codecs` lists them.
 pub fn codecs() -> Vec<Box<dyn Codec>> {
-    vec![]
+    vec![Box::new(vq::Vq)]
 }

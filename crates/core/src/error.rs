@@ -45,5 +45,14 @@ impl Error {
     }
 }
 
+impl From<tessera_entropy::Error> for Error {
+    fn from(e: tessera_entropy::Error) -> Self {
+        match e {
+            tessera_entropy::Error::Truncated => Error::Truncated("entropy-coded data".into()),
+            other => Error::Corrupt(other.to_string()),
+        }
+    }
+}
+
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
