@@ -3,6 +3,7 @@
 //! context-modelled coding, the reversible wavelet) and the lossy ones (DCT, the 9/7 wavelet
 //! with embedded bit-plane coding, vector quantisation, fractal coding).
 
+pub mod fractal;
 pub mod planes;
 pub mod vq;
 
@@ -10,5 +11,5 @@ use tessera_core::Codec;
 
 /// Every classical codec, in the order `tessera codecs` lists them.
 pub fn codecs() -> Vec<Box<dyn Codec>> {
-    vec![Box::new(vq::Vq)]
+    vec![Box::new(vq::Vq), Box::new(fractal::Fractal)]
 }
