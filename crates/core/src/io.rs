@@ -32,9 +32,15 @@ impl Format {
     }
 }
 
-/// Decodes an image file's bytes. IDX3 files (and gzip-compressed IDX3) become one image with a
-/// frame per item; everything else goes through the `image` crate.
+/// Most bytes a gzip-compressed input may expand to.
+const MAX_GUNZIPPED: u64 = 1 << 30;
+
+/// Decodes an image file's bytes. IDX3 files (and gzip-compressed IDX3, as MNIST ships) become
+/// one image with a frame per item; everything else goes through the `image` crate.
 pub fn decode_image(bytes: &[u8]) -> Result<Image> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return decode_image(&gunzip(bytes)?);
+    }
     if bytes.len() >= 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0x08 && bytes[3] == 3 {
         return read_idx(bytes);
     }
@@ -123,6 +129,20 @@ pub fn encode_image(img: &Image, format: Format) -> Result<Vec<u8>> {
     }
 }
 
+/// Decompresses gzip data, refusing more than [`MAX_GUNZIPPED`] bytes of output.
+pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(MAX_GUNZIPPED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::Corrupt(format!("gzip: {e}")))?;
+    if out.len() as u64 > MAX_GUNZIPPED {
+        return Err(Error::Limit("gzip data expands beyond 1 GiB".into()));
+    }
+    Ok(out)
+}
+
 /// Parses an IDX3 unsigned-byte file (`00 00 08 03`, count, rows, columns, pixels).
 pub fn read_idx(bytes: &[u8]) -> Result<Image> {
     if bytes.len() < 16 || bytes[..4] != [0, 0, 8, 3] {
@@ -202,6 +222,14 @@ mod tests {
         let mut huge = idx.clone();
         huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(read_idx(&huge).is_err());
+    }
+
+    #[test]
+    fn reads_the_embedded_mnist_test_set() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist/t10k-images-idx3-ubyte.gz");
+        let img = read_image(Path::new(path)).unwrap();
+        assert_eq!((img.width(), img.height(), img.frames()), (28, 28, 10_000));
+        assert!(gunzip(b"\x1f\x8bnot gzip").is_err());
     }
 
     #[test]
