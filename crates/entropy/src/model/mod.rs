@@ -5,9 +5,11 @@
 //! interval holds a given target to decode it. Adaptive models change after each symbol through
 //! [`Model::update`]; encoder and decoder must call it in the same order.
 
+mod adaptive;
 mod frequency;
 
-pub use frequency::FrequencyTable;
+pub use adaptive::AdaptiveFrequency;
+pub use frequency::{scale_counts, FrequencyTable};
 
 use crate::Result;
 
