@@ -25,6 +25,7 @@ pub mod explain;
 pub mod integer;
 pub mod model;
 pub mod range;
+pub mod rans;
 
 pub use binary::BitModel;
 pub use error::{Error, Result};
