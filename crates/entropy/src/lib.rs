@@ -20,8 +20,10 @@
 //! ```
 
 pub mod binary;
+pub mod bits;
 pub mod error;
 pub mod explain;
+pub mod huffman;
 pub mod integer;
 pub mod model;
 pub mod range;
