@@ -86,7 +86,8 @@ impl RangeEncoder {
         self.normalize();
     }
 
-    /// Encodes the low `bits` bits of `value` (at most 32) with probability 1/2 each.
+    /// Encodes the low `bits` bits of `value` (at most 32) with probability 1/2 each. The
+    /// decoder must read them back with [`RangeDecoder::decode_raw`] of the same width.
     pub fn encode_raw(&mut self, value: u32, bits: u32) {
         debug_assert!(bits <= 32);
         let mut left = bits;

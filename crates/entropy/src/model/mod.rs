@@ -7,9 +7,11 @@
 
 mod adaptive;
 mod frequency;
+mod quantized;
 
 pub use adaptive::AdaptiveFrequency;
 pub use frequency::{scale_counts, FrequencyTable};
+pub use quantized::{erfc, exp, Distribution, GaussianScaleTable, QuantizedCdf};
 
 use crate::Result;
 
