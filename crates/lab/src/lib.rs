@@ -7,8 +7,10 @@
 //! through the same container path as the CLI, so every rate is real file bytes, and every
 //! decoded image is judged by `tessera-metrics`.
 
+pub mod bench;
 pub mod dataset;
 pub mod error;
+pub mod reference;
 pub mod results;
 
 pub use error::{Error, Result};

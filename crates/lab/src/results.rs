@@ -16,9 +16,9 @@
 //! [`read_compressai`] reads theirs. The extra fields hold the per-setting summaries with
 //! failures and speeds, every per-image record, the command and the machine.
 //!
-//! A small real run to develop against lives at `runs/sample-kodak3/` (three Kodak images, two
-//! reference codecs and two of ours; made with
-//! `tessera bench --dataset kodak --images 3 --codecs cjpeg,cwebp,optipng,jxl-lossless-e3 --out runs/sample-kodak3`).
+//! A small real run to develop against lives at `runs/sample-kodak3/` (three Kodak images, the six
+//! lossy and three lossless references and Tessera's `vq`; made with
+//! `tessera bench --dataset kodak --images 3 --codecs cjpeg,cwebp,openjpeg,cjxl,avif,x265,optipng,jxl-lossless-e3,jpegls,vq --out runs/sample-kodak3 --jobs 2`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,8 @@ enum Command {
     Codec(cli::codec::Command),
     #[command(flatten)]
     Entropy(cli::entropy::Command),
+    #[command(flatten)]
+    Lab(cli::lab::Command),
 }
 
 fn main() {
@@ -26,6 +28,7 @@ fn main() {
     let result = match cli.command {
         Command::Codec(c) => cli::codec::run(c),
         Command::Entropy(c) => cli::entropy::run(c),
+        Command::Lab(c) => cli::lab::run(c),
     };
     if let Err(e) = result {
         eprintln!("tessera: {e:#}");

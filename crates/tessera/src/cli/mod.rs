@@ -4,3 +4,4 @@
 pub mod codec;
 pub mod entropy;
 pub mod io;
+pub mod lab;
