@@ -26,6 +26,7 @@ pub mod explain;
 pub mod huffman;
 pub mod integer;
 pub mod model;
+pub mod pack;
 pub mod range;
 pub mod rans;
 

@@ -75,14 +75,22 @@ impl RangeEncoder {
     /// Encodes one bit with an adaptive context, then updates the context.
     #[inline]
     pub fn encode_bit(&mut self, model: &mut BitModel, bit: bool) {
-        let bound = (self.range >> PROB_BITS) * u64::from(model.p1());
+        self.encode_bit_p(model.p1(), bit);
+        model.update(bit);
+    }
+
+    /// Encodes one bit with P(bit = 1) = `p1` / 65536 (`p1` in 1..=65535), for models that
+    /// compute their own probabilities (context mixing).
+    #[inline]
+    pub fn encode_bit_p(&mut self, p1: u32, bit: bool) {
+        debug_assert!((1..1 << PROB_BITS).contains(&p1));
+        let bound = (self.range >> PROB_BITS) * u64::from(p1);
         if bit {
             self.range = bound;
         } else {
             self.low += bound;
             self.range -= bound;
         }
-        model.update(bit);
         self.normalize();
     }
 
@@ -230,7 +238,15 @@ impl<'a> RangeDecoder<'a> {
     /// Decodes one bit with an adaptive context, then updates the context.
     #[inline]
     pub fn decode_bit(&mut self, model: &mut BitModel) -> bool {
-        let bound = (self.range >> PROB_BITS) * u64::from(model.p1());
+        let bit = self.decode_bit_p(model.p1());
+        model.update(bit);
+        bit
+    }
+
+    /// Decodes one bit coded by [`RangeEncoder::encode_bit_p`] with the same `p1`.
+    #[inline]
+    pub fn decode_bit_p(&mut self, p1: u32) -> bool {
+        let bound = (self.range >> PROB_BITS) * u64::from(p1.clamp(1, (1 << PROB_BITS) - 1));
         let bit = self.code < bound;
         if bit {
             self.range = bound;
@@ -238,7 +254,6 @@ impl<'a> RangeDecoder<'a> {
             self.code -= bound;
             self.range -= bound;
         }
-        model.update(bit);
         self.normalize();
         bit
     }

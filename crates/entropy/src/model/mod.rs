@@ -6,10 +6,12 @@
 //! [`Model::update`]; encoder and decoder must call it in the same order.
 
 mod adaptive;
+mod context;
 mod frequency;
 mod quantized;
 
 pub use adaptive::AdaptiveFrequency;
+pub use context::ContextModel;
 pub use frequency::{scale_counts, FrequencyTable};
 pub use quantized::{erfc, exp, Distribution, GaussianScaleTable, QuantizedCdf};
 

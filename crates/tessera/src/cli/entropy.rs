@@ -1,10 +1,14 @@
-//! `explain`: the tutorial's arithmetic coder, exact.
+//! `explain`: the tutorial's arithmetic coder, exact; `pack` / `unpack`: any file through the
+//! context-mixing coder.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use tessera_entropy::explain::{explain, parse_message, parse_table};
+use tessera_entropy::pack;
+
+use super::io::{output_path, read_input, write_output};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -23,6 +27,28 @@ pub enum Command {
         /// Read the message from a file.
         #[arg(long)]
         message_file: Option<PathBuf>,
+    },
+    /// Compress any file with the context-mixing coder (compare with gzip, xz, zstd).
+    Pack {
+        /// Input file (`-` for stdin).
+        input: PathBuf,
+        /// Output (`-` for stdout; default: the input name with .tsrp appended).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite the output if it exists.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Restore a file made by `pack`.
+    Unpack {
+        /// Input .tsrp file (`-` for stdin).
+        input: PathBuf,
+        /// Output (`-` for stdout; default: the input name without .tsrp).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite the output if it exists.
+        #[arg(short, long)]
+        force: bool,
     },
 }
 
@@ -46,6 +72,40 @@ pub fn run(cmd: Command) -> Result<()> {
             let msg = parse_message(&symbols, &message)?;
             print!("{}", explain(&symbols, &freqs, &msg)?);
             Ok(())
+        }
+        Command::Pack { input, output, force } => {
+            let data = read_input(&input)?;
+            let out = match output {
+                Some(o) => o,
+                None => output_path(None, &input, "")?.with_file_name(format!(
+                    "{}.tsrp",
+                    input.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+                )),
+            };
+            let packed = pack::compress(&data);
+            write_output(&out, &packed, force, Some(&input))?;
+            if out != std::path::Path::new("-") {
+                eprintln!(
+                    "{} → {} ({} → {} bytes, {:.3} bits/byte)",
+                    input.display(),
+                    out.display(),
+                    data.len(),
+                    packed.len(),
+                    packed.len() as f64 * 8.0 / data.len().max(1) as f64
+                );
+            }
+            Ok(())
+        }
+        Command::Unpack { input, output, force } => {
+            let packed = read_input(&input)?;
+            let data = pack::decompress(&packed).with_context(|| format!("unpacking {}", input.display()))?;
+            let out = match output {
+                Some(o) => o,
+                None if input.extension().is_some_and(|e| e == "tsrp") => input.with_extension(""),
+                None if input == std::path::Path::new("-") => PathBuf::from("-"),
+                None => bail!("give -o: the input does not end in .tsrp"),
+            };
+            write_output(&out, &data, force, Some(&input))
         }
     }
 }

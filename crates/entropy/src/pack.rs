@@ -1,0 +1,133 @@
+//! General-purpose file compression with the context-mixing byte model.
+//!
+//! ```text
+//! magic     4 bytes  "TSRP"
+//! version   u8       1
+//! order     u8       highest context order used (0..=6)
+//! tables    u8       log2 of the hash table size per order
+//! length    u64 LE   bytes of the original
+//! crc32     u32 LE   CRC-32 of the original
+//! hcrc      u32 LE   CRC-32 of the 19 header bytes before it
+//! stream             the range coder's output
+//! ```
+//!
+//! Time is linear in the input. The decoder checks the header before it allocates anything,
+//! never allocates more than it has decoded (plus a bounded start), and checks the original's
+//! CRC at the end: a corrupt, truncated or foreign input is an [`Error`], never a wrong output.
+
+use crate::model::ContextModel;
+use crate::range::{RangeDecoder, RangeEncoder};
+use crate::{Error, Result};
+
+const MAGIC: &[u8; 4] = b"TSRP";
+const VERSION: u8 = 1;
+const HEADER: usize = 23;
+/// Largest original `decompress` accepts by default.
+pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 34;
+const MAX_ORDER: u8 = 6;
+
+/// Hash table bits for an input of `len` bytes: bigger inputs get bigger tables.
+fn table_bits(len: usize) -> u8 {
+    let log = usize::BITS - len.max(1).leading_zeros();
+    (log + 2).clamp(12, 22) as u8
+}
+
+/// Compresses `data`.
+pub fn compress(data: &[u8]) -> Vec<u8> {
+    let bits = table_bits(data.len());
+    let mut out = Vec::with_capacity(HEADER + data.len() / 3);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[VERSION, MAX_ORDER, bits]);
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    let hcrc = crc32fast::hash(&out);
+    out.extend_from_slice(&hcrc.to_le_bytes());
+    let mut model = ContextModel::new(usize::from(MAX_ORDER), u32::from(bits));
+    let mut enc = RangeEncoder::new();
+    for &b in data {
+        model.encode(&mut enc, b);
+    }
+    out.extend_from_slice(&enc.finish());
+    out
+}
+
+/// Decompresses what [`compress`] wrote, refusing originals over [`DEFAULT_MAX_OUTPUT`].
+pub fn decompress(packed: &[u8]) -> Result<Vec<u8>> {
+    decompress_with_limit(packed, DEFAULT_MAX_OUTPUT)
+}
+
+/// Decompresses, refusing originals over `max_output` bytes.
+pub fn decompress_with_limit(packed: &[u8], max_output: u64) -> Result<Vec<u8>> {
+    if packed.len() < HEADER {
+        return Err(if packed.starts_with(MAGIC) || MAGIC.starts_with(packed) {
+            Error::Truncated
+        } else {
+            Error::Corrupt("not a Tessera pack file")
+        });
+    }
+    if &packed[..4] != MAGIC {
+        return Err(Error::Corrupt("not a Tessera pack file"));
+    }
+    let hcrc = u32::from_le_bytes(packed[19..23].try_into().expect("4 bytes"));
+    if crc32fast::hash(&packed[..19]) != hcrc {
+        return Err(Error::Corrupt("pack header checksum mismatch"));
+    }
+    let (version, order, bits) = (packed[4], packed[5], packed[6]);
+    if version != VERSION || order > MAX_ORDER || !(12..=22).contains(&bits) {
+        return Err(Error::Corrupt("unsupported pack parameters"));
+    }
+    let len = u64::from_le_bytes(packed[7..15].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(packed[15..19].try_into().expect("4 bytes"));
+    if len > max_output {
+        return Err(Error::InvalidModel(format!("original of {len} bytes is over the limit of {max_output}")));
+    }
+    let len = usize::try_from(len).map_err(|_| Error::Corrupt("length"))?;
+    let mut model = ContextModel::new(usize::from(order), u32::from(bits));
+    let mut dec = RangeDecoder::new(&packed[HEADER..]);
+    let mut out = Vec::with_capacity(len.min(1 << 24));
+    for i in 0..len {
+        out.push(model.decode(&mut dec));
+        // A stream that runs dry long before the end is cut short or not ours.
+        if i % 4096 == 0 {
+            dec.check_end()?;
+        }
+    }
+    dec.check_end()?;
+    if crc32fast::hash(&out) != crc {
+        return Err(Error::Corrupt("checksum mismatch: the data is corrupt"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_compresses_text() {
+        let text: Vec<u8> = include_str!("range.rs").bytes().collect();
+        let packed = compress(&text);
+        assert!(packed.len() * 3 < text.len(), "{} of {}", packed.len(), text.len());
+        assert_eq!(decompress(&packed).unwrap(), text);
+        assert_eq!(decompress(&compress(b"")).unwrap(), b"");
+        assert_eq!(decompress(&compress(b"x")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn corruption_is_an_error() {
+        let text: Vec<u8> = include_str!("huffman.rs").bytes().take(3000).collect();
+        let packed = compress(&text);
+        for cut in [0, 3, 10, 22, packed.len() / 2, packed.len() - 1] {
+            assert!(decompress(&packed[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut seed = 9u64;
+        for _ in 0..300 {
+            let mut p = packed.clone();
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let i = (seed >> 33) as usize % p.len();
+            p[i] ^= 1 << (seed % 8);
+            assert!(decompress(&p).is_err(), "flip at {i}");
+        }
+        assert!(decompress(b"PK\x03\x04 some zip file, not ours at all").is_err());
+    }
+}
