@@ -135,7 +135,8 @@ pub fn ms_ssim(a: &Image, b: &Image) -> Result<f64> {
         scales += 1;
     }
     let weights = &WEIGHTS[..scales];
-    let norm: f64 = weights.iter().sum();
+    // The standard weights sum to 1.0001 and are used as they are; fewer scales renormalise.
+    let norm: f64 = if scales == 5 { 1.0 } else { weights.iter().sum() };
     let mut total = 0.0;
     let (pa, pb) = (colour_planes(a), colour_planes(b));
     for (x, y) in pa.into_iter().zip(pb) {
