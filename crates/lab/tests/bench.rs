@@ -157,3 +157,27 @@ fn psnr(a: &Image, b: &Image) -> f64 {
     let se: f64 = a.samples().iter().zip(b.samples()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
     10.0 * (255.0f64.powi(2) * a.samples().len() as f64 / se).log10()
 }
+
+#[test]
+fn target_bpp_bisects_to_the_best_setting_that_fits() {
+    // A fake lossy tool whose file is (64 - Q) × 10 bytes: on 40×32 pixels, 0.5 bpp allows 80
+    // bytes, so the answer is Q = 56.
+    let mut r = recipe("sized", &["sh", "-c", "head -c $(( (64 - {v}) * 10 )) /dev/zero > {out}"], Some(&["cp", "{in}", "{dec}"]));
+    r.lossless = false;
+    r.knob = "Q".into();
+    r.range = (1.0, 63.0);
+    let c = Contender::Reference(r);
+    let img = &items()[0].image;
+    let (v, t) = c.bisect_bpp(img, 0.5).unwrap();
+    assert_eq!((v, t.bytes), (56.0, 80));
+    // Unreachable targets give the smallest file.
+    let (v, t) = c.bisect_bpp(img, 0.001).unwrap();
+    assert_eq!((v, t.bytes), (63.0, 10));
+
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Plan::new("t".into(), items(), vec![c], BTreeMap::new(), None, Some(&[0.5]), RunDir::new(dir.path()), 1).unwrap();
+    let s = bench::run(&plan).unwrap();
+    let p = &s.results[0].points[0];
+    assert_eq!((p.setting.as_str(), p.images), ("bpp0.5", 2));
+    assert!(s.results[0].images.iter().all(|r| r.value == 56.0 && r.bpp <= 0.5));
+}

@@ -32,19 +32,20 @@ pub fn judge(original: &Image, decoded: &Image) -> Result<Quality, String> {
     let finite = |v: f64| v.is_finite().then_some(v);
     Ok(Quality {
         exact,
-        psnr_rgb: finite(psnr(original, decoded)),
+        psnr_rgb: finite(tessera_metrics::psnr(original, decoded).map_err(|e| e.to_string())?),
         ms_ssim_rgb: ms_ssim(original, decoded),
-        psnr_hvs: None,
-        psnr_hvs_m: None,
+        psnr_hvs: tessera_metrics::psnr_hvs(original, decoded).ok().and_then(finite),
+        psnr_hvs_m: tessera_metrics::psnr_hvs_m(original, decoded).ok().and_then(finite),
     })
 }
 
-fn ms_ssim(_a: &Image, _b: &Image) -> Option<f64> {
-    None
+/// MS-SSIM, or `None` where it is undefined (images too small for five scales).
+fn ms_ssim(a: &Image, b: &Image) -> Option<f64> {
+    tessera_metrics::ms_ssim(a, b).ok().filter(|v| v.is_finite())
 }
 
-fn psnr(a: &Image, b: &Image) -> f64 {
-    let max = f64::from(a.max_value());
-    let se: f64 = a.samples().iter().zip(b.samples()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
-    10.0 * (max * max * a.samples().len() as f64 / se).log10()
+/// BD-rate in percent of `test` against `anchor` (points `(bpp, PSNR)`), `None` when the
+/// curves do not overlap.
+pub fn bd_rate(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Option<f64> {
+    tessera_metrics::bd_rate(anchor, test).ok().filter(|v| v.is_finite())
 }

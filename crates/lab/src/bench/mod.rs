@@ -10,6 +10,7 @@ pub mod contender;
 pub mod ladder;
 pub mod measure;
 pub mod summary;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::path::Path;

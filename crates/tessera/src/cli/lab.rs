@@ -65,6 +65,9 @@ pub struct BenchArgs {
     /// List the codecs the bench knows, with their knobs, and exit.
     #[arg(long)]
     list: bool,
+    /// Anchors of the BD-rate table printed at the end (lossy codecs of the run).
+    #[arg(long, value_delimiter = ',', default_value = "cjpeg,x265")]
+    anchors: Vec<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -220,6 +223,14 @@ fn run_bench(a: BenchArgs) -> Result<()> {
         for f in r.failures.iter().take(3) {
             println!("{:<20} failed {} {} at {}: {}", r.name, f.setting, f.image, f.stage, f.message);
         }
+    }
+    println!();
+    if s.results.iter().any(|r| r.lossless) {
+        println!("{}", bench::table::lossless_table(&s.results));
+    }
+    if s.results.iter().any(|r| !r.lossless) {
+        let anchors: Vec<&str> = a.anchors.iter().map(String::as_str).collect();
+        println!("{}", bench::table::lossy_table(&s.results, &anchors));
     }
     println!("results: {}", RunDir::new(&out).results_dir().display());
     Ok(())
