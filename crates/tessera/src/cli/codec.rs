@@ -1,4 +1,5 @@
-//! `compress`, `decompress`, `info`, `codecs`, `truncate`: images through the codec registry.
+//! `compress`, `decompress`, `info`, `codecs`, `truncate`: images through the codec registry;
+//! `compare`: every metric for a pair of images.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use tessera::registry;
 use tessera_core::io::{decode_image, encode_image, Format};
 use tessera_core::{Container, EncodeParams, TruncateTarget};
 
-use super::io::{output_path, read_input, write_output};
+use std::fmt::Write as _;
+
+use super::io::{output_path, print, read_input, write_output};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -26,6 +29,16 @@ pub enum Command {
     Codecs,
     /// Cut an embedded (progressive) .tsr file to a lower rate without re-encoding.
     Truncate(TruncateArgs),
+    /// Every quality metric for a pair of images (PSNR, SSIM, MS-SSIM, PSNR-HVS, PSNR-HVS-M).
+    Compare {
+        /// The original image.
+        original: PathBuf,
+        /// The decoded image (or a .tsr file, decoded first).
+        decoded: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -97,13 +110,31 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Decompress(a) => decompress(a),
         Command::Info { file } => info(&file),
         Command::Codecs => {
+            let mut text = String::new();
             for c in registry::codecs() {
                 let kind = if c.is_lossless() { "lossless" } else { "lossy" };
-                println!("{:<16} {:<9} {}", c.name(), kind, c.summary());
+                writeln!(text, "{:<16} {:<9} {}", c.name(), kind, c.summary())?;
             }
-            Ok(())
+            print(&text)
         }
         Command::Truncate(a) => truncate(a),
+        Command::Compare { original, decoded, json } => compare(&original, &decoded, json),
+    }
+}
+
+fn compare(original: &Path, decoded: &Path, json: bool) -> Result<()> {
+    let a = decode_image(&read_input(original)?).with_context(|| format!("reading {}", original.display()))?;
+    let bytes = read_input(decoded)?;
+    let b = if bytes.starts_with(&tessera_core::container::MAGIC) {
+        registry::decompress(&bytes)?
+    } else {
+        decode_image(&bytes).with_context(|| format!("reading {}", decoded.display()))?
+    };
+    let c = tessera_metrics::compare(&a, &b)?;
+    if json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&c)?))
+    } else {
+        print(&format!("{c}\n"))
     }
 }
 
@@ -166,21 +197,22 @@ fn info(file: &Path) -> Result<()> {
     let c = Container::from_bytes(&bytes).with_context(|| format!("reading {}", file.display()))?;
     let h = &c.header;
     let pixels = h.pixel_count();
-    println!("codec       {}", h.codec);
-    println!("size        {}x{}", h.width, h.height);
+    let mut t = String::new();
+    writeln!(t, "codec       {}", h.codec)?;
+    writeln!(t, "size        {}x{}", h.width, h.height)?;
     if h.frames > 1 {
-        println!("frames      {}", h.frames);
+        writeln!(t, "frames      {}", h.frames)?;
     }
-    println!("channels    {}", h.channels);
-    println!("bit depth   {}", h.bit_depth);
+    writeln!(t, "channels    {}", h.channels)?;
+    writeln!(t, "bit depth   {}", h.bit_depth)?;
     if let Some(m) = &h.model {
         let hash: String = m.hash.iter().map(|b| format!("{b:02x}")).collect();
-        println!("model       {} (sha256 {hash})", m.name);
+        writeln!(t, "model       {} (sha256 {hash})", m.name)?;
     }
-    println!("params      {} bytes", c.params.len());
-    println!("payload     {} bytes", c.payload.len());
-    println!("file        {} bytes, {:.4} bpp", bytes.len(), bytes.len() as f64 * 8.0 / pixels as f64);
-    Ok(())
+    writeln!(t, "params      {} bytes", c.params.len())?;
+    writeln!(t, "payload     {} bytes", c.payload.len())?;
+    writeln!(t, "file        {} bytes, {:.4} bpp", bytes.len(), bytes.len() as f64 * 8.0 / pixels as f64)?;
+    print(&t)
 }
 
 fn truncate(a: TruncateArgs) -> Result<()> {

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use tessera_entropy::explain::{explain, parse_message, parse_table};
 use tessera_entropy::pack;
 
-use super::io::{output_path, read_input, write_output};
+use super::io::{output_path, print, read_input, write_output};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -70,8 +70,7 @@ pub fn run(cmd: Command) -> Result<()> {
             };
             let (symbols, freqs) = parse_table(&table)?;
             let msg = parse_message(&symbols, &message)?;
-            print!("{}", explain(&symbols, &freqs, &msg)?);
-            Ok(())
+            print(&explain(&symbols, &freqs, &msg)?.to_string())
         }
         Command::Pack { input, output, force } => {
             let data = read_input(&input)?;

@@ -46,6 +46,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Writes `text` to standard output. A closed pipe (`tessera codecs | head -1`) is not an
+/// error worth a message: the reader has what it wanted.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// The output path: the one given, or the input with its extension replaced.
 pub fn output_path(given: Option<PathBuf>, input: &Path, extension: &str) -> Result<PathBuf> {
     match given {
