@@ -4,6 +4,7 @@
 //! with embedded bit-plane coding, vector quantisation, fractal coding).
 
 pub mod fractal;
+pub mod lossless;
 pub mod planes;
 pub mod vq;
 
@@ -11,5 +12,5 @@ use tessera_core::Codec;
 
 /// Every classical codec, in the order `tessera codecs` lists them.
 pub fn codecs() -> Vec<Box<dyn Codec>> {
-    vec![Box::new(vq::Vq), Box::new(fractal::Fractal)]
+    vec![Box::new(lossless::blend::Blend), Box::new(vq::Vq), Box::new(fractal::Fractal)]
 }

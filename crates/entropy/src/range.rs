@@ -142,8 +142,9 @@ impl RangeEncoder {
 
     /// Ends the stream and returns its bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        // Pick the value in [low, low + range) with the most trailing zero bytes, so that the
-        // tail can be dropped: the decoder reads zeros past the end.
+        // Pick the value in [low, low + range) with the most trailing zero bytes and write only
+        // the bytes above them: the decoder reads zeros past the end. (Zero bytes that are data
+        // are always written, so a decoder never reads more than 7 made-up bytes.)
         let end = self.low + self.range;
         let mut keep = STATE_BITS / 8;
         for k in 0..=STATE_BITS / 8 {
@@ -155,11 +156,9 @@ impl RangeEncoder {
                 break;
             }
         }
+        // The last shift leaves the first all-zero byte of the value in the cache, unwritten.
         for _ in 0..keep + 1 {
             self.shift_low();
-        }
-        while self.out.last() == Some(&0) {
-            self.out.pop();
         }
         self.out
     }
