@@ -216,7 +216,8 @@ impl Machine {
     }
 }
 
-/// What a run directory was made from (`run.json`).
+/// What a run directory was made from (`run.json`). A directory can be filled by several
+/// invocations on the same dataset; the lists are the union of them all.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
     /// Dataset name.

@@ -107,13 +107,19 @@ fn bad_names_and_ladders_are_refused_before_work() {
 }
 
 #[test]
-fn a_run_directory_keeps_to_its_dataset() {
+fn a_run_directory_keeps_to_its_dataset_and_grows_over_invocations() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path());
-    let raw = Raw;
-    let plan = |name: &str| Plan::new(name.into(), items(), vec![Contender::Ours(&raw)], BTreeMap::new(), None, None, run.clone(), 1).unwrap();
-    bench::run(&plan("a")).unwrap();
-    assert!(bench::run(&plan("b")).is_err());
+    let (raw, coarse) = (Raw, Coarse);
+    let plan = |name: &str, c: &'static str| {
+        let contender = if c == "raw" { Contender::Ours(&raw) } else { Contender::Ours(&coarse) };
+        Plan::new(name.into(), items(), vec![contender], BTreeMap::new(), None, None, run.clone(), 1).unwrap()
+    };
+    bench::run(&plan("a", "raw")).unwrap();
+    assert!(bench::run(&plan("b", "raw")).is_err());
+    bench::run(&plan("a", "coarse")).unwrap();
+    assert_eq!(run.read_info().unwrap().codecs, vec!["raw-test", "coarse-test"]);
+    assert_eq!(run.read_results().unwrap().len(), 2);
 }
 
 #[test]

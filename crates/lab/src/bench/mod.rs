@@ -186,7 +186,8 @@ pub struct Summary {
 pub fn run(plan: &Plan) -> Result<Summary> {
     let start = Instant::now();
     let machine = Machine::current(plan.jobs);
-    if let Ok(prev) = plan.run.read_info() {
+    let previous = plan.run.read_info().ok();
+    if let Some(prev) = &previous {
         if prev.dataset != plan.dataset {
             return Err(Error::Invalid(format!(
                 "{} holds a run on '{}', not '{}': choose another --out",
@@ -290,12 +291,28 @@ pub fn run(plan: &Plan) -> Result<Summary> {
         results.push(r);
     }
     let elapsed_s = start.elapsed().as_secs_f64();
+    // A run directory grows over invocations (lossy codecs first, lossless later): run.json
+    // lists everything its results/ holds.
+    let union = |old: Option<&Vec<String>>, new: Vec<String>| -> Vec<String> {
+        let mut v = old.cloned().unwrap_or_default();
+        for n in new {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+        }
+        v
+    };
+    let mut skipped = previous.as_ref().map(|p| p.skipped.clone()).unwrap_or_default();
+    for (c, _) in &plan.codecs {
+        skipped.remove(c.name());
+    }
+    skipped.extend(plan.skipped.clone());
     let info = RunInfo {
         dataset: plan.dataset.clone(),
-        images: plan.items.iter().map(|i| i.name.clone()).collect(),
-        codecs: plan.codecs.iter().map(|(c, _)| c.name().to_string()).collect(),
-        kept: plan.keep.clone(),
-        skipped: plan.skipped.clone(),
+        images: union(previous.as_ref().map(|p| &p.images), plan.items.iter().map(|i| i.name.clone()).collect()),
+        codecs: union(previous.as_ref().map(|p| &p.codecs), plan.codecs.iter().map(|(c, _)| c.name().to_string()).collect()),
+        kept: union(previous.as_ref().map(|p| &p.kept), plan.keep.clone()),
+        skipped,
         command: plan.command.clone(),
         machine,
         elapsed_s,

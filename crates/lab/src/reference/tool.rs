@@ -75,7 +75,10 @@ pub fn banner(argv: &[&str]) -> Option<String> {
     let (prog, args) = argv.split_first()?;
     let out = Command::new(prog).args(args).stdin(Stdio::null()).output().ok()?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    text.lines().map(str::trim).find(|l| !l.is_empty()).map(|l| l.chars().take(100).collect())
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    // "ffmpeg version 5.1 Copyright (c) …": the version is what matters.
+    let line = line.split(" Copyright").next().unwrap_or(line).trim();
+    Some(line.chars().take(100).collect())
 }
 
 #[cfg(test)]
