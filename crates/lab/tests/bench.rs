@@ -89,6 +89,10 @@ fn bad_names_and_ladders_are_refused_before_work() {
     assert_eq!(c.len(), 2);
     let (c, _) = bench::select("lossless,raw-test", &ours).unwrap();
     assert!(c.iter().all(|c| c.lossless()));
+    let (c, _) = bench::select("ours:raw-test", &ours).unwrap();
+    assert_eq!(c.len(), 1);
+    assert!(bench::select("ref:raw-test", &ours).is_err());
+    assert!(bench::select("ours:cjpeg", &ours).is_err());
     let dir = tempfile::tempdir().unwrap();
     let make = |spec: &str| {
         let (c, skipped) = bench::select("ours", &ours).unwrap();

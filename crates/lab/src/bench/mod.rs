@@ -29,8 +29,10 @@ use crate::reference;
 use crate::results::{read_json, write_json, CodecResults, Failure, ImageRecord, Machine, Outcome, RunDir, RunInfo};
 use crate::{Error, Result};
 
-/// Picks codecs by name or group: `all`, `ours`, `reference`, `lossless`, `lossy`, or a comma
-/// list mixing Tessera's codec names and reference recipe names. Returns the contenders and
+/// Picks codecs by name or group: `all`, `ours`, `reference`, `lossless`, `lossy`,
+/// `reference-lossy`, `reference-lossless`, or a comma list mixing Tessera's codec names and
+/// reference recipe names (`ours:NAME` / `ref:NAME` where a name is also a group word, as
+/// Tessera's `lossless` codec is). Returns the contenders and
 /// the references that were asked for but are not installed (with the reason). Unknown names
 /// are an error.
 pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contender<'a>>, BTreeMap<String, String>)> {
@@ -56,10 +58,19 @@ pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contend
             "reference-lossy" => refs.iter().filter(|r| !r.lossless).map(|r| r.name.clone()).collect(),
             "reference-lossless" => refs.iter().filter(|r| r.lossless).map(|r| r.name.clone()).collect(),
             other => {
-                if !ours.iter().any(|c| c.name() == other) && !refs.iter().any(|r| r.name == other) {
+                // `ours:NAME` and `ref:NAME` pick one side when a name is also a group word
+                // (Tessera's codec called `lossless`).
+                let (in_ours, in_refs, bare) = match other.split_once(':') {
+                    Some(("ours", n)) => (true, false, n),
+                    Some(("ref", n)) => (false, true, n),
+                    _ => (true, true, other),
+                };
+                let found = (in_ours && ours.iter().any(|c| c.name() == bare))
+                    || (in_refs && refs.iter().any(|r| r.name == bare));
+                if !found {
                     return Err(Error::UnknownCodec(other.to_string()));
                 }
-                vec![other.to_string()]
+                vec![bare.to_string()]
             }
         };
         for g in group {

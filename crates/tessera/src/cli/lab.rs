@@ -40,7 +40,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "kodak")]
     dataset: String,
     /// Codecs: all, ours, reference, lossless, lossy, reference-lossy, reference-lossless, or a
-    /// comma list of names (see --list).
+    /// comma list of names (see --list); `ours:lossless` is Tessera's codec of that name.
     #[arg(long, default_value = "all")]
     codecs: String,
     /// The first N images, or a comma list of image names (for mnist: the first N digits).
