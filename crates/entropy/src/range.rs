@@ -19,6 +19,17 @@ use crate::model::{Model, MAX_TOTAL};
 use crate::{Error, Result};
 
 const STATE_BITS: u32 = 56;
+
+/// `range / total`, by a shift when the total is a power of two (the common case for
+/// fixed-point models), by a division otherwise.
+#[inline(always)]
+fn share(range: u64, total: u32) -> u64 {
+    if total.is_power_of_two() {
+        range >> total.trailing_zeros()
+    } else {
+        range / u64::from(total)
+    }
+}
 const TOP: u64 = 1 << 48;
 const LOW_MASK: u64 = (1 << STATE_BITS) - 1;
 
@@ -52,7 +63,9 @@ impl RangeEncoder {
     #[inline]
     pub fn encode<M: Model + ?Sized>(&mut self, model: &M, symbol: usize) -> Result<()> {
         let (cum, freq) = model.interval(symbol)?;
-        self.encode_interval(cum, freq, model.total())
+        // A model's intervals are valid by construction: no need to check them again.
+        self.narrow(cum, freq, model.total());
+        Ok(())
     }
 
     /// Encodes the interval `[cum, cum + freq)` of `0..total` directly.
@@ -61,7 +74,13 @@ impl RangeEncoder {
         if freq == 0 || total > MAX_TOTAL || u64::from(cum) + u64::from(freq) > u64::from(total) {
             return Err(Error::InvalidModel(format!("interval {cum}+{freq} of {total}")));
         }
-        let r = self.range / u64::from(total);
+        self.narrow(cum, freq, total);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn narrow(&mut self, cum: u32, freq: u32, total: u32) {
+        let r = share(self.range, total);
         self.low += r * u64::from(cum);
         self.range = if cum + freq == total {
             self.range - r * u64::from(cum)
@@ -69,7 +88,6 @@ impl RangeEncoder {
             r * u64::from(freq)
         };
         self.normalize();
-        Ok(())
     }
 
     /// Encodes one bit with an adaptive context, then updates the context.
@@ -169,6 +187,8 @@ impl RangeEncoder {
 pub struct RangeDecoder<'a> {
     code: u64,
     range: u64,
+    /// `range / total` of the last [`RangeDecoder::decode_target`], reused by `consume`.
+    share: u64,
     data: &'a [u8],
     pos: usize,
 }
@@ -176,7 +196,7 @@ pub struct RangeDecoder<'a> {
 impl<'a> RangeDecoder<'a> {
     /// Starts decoding `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        let mut d = RangeDecoder { code: 0, range: 1 << STATE_BITS, data, pos: 0 };
+        let mut d = RangeDecoder { code: 0, range: 1 << STATE_BITS, share: 0, data, pos: 0 };
         for _ in 0..STATE_BITS / 8 {
             d.code = (d.code << 8) | u64::from(d.next_byte());
         }
@@ -215,16 +235,17 @@ impl<'a> RangeDecoder<'a> {
         if total == 0 || total > MAX_TOTAL {
             return Err(Error::InvalidModel(format!("total {total}")));
         }
-        let r = self.range / u64::from(total);
-        // `code < range` always holds, so this is below total + r's remainder share; values
-        // in the remainder belong to the last symbol.
-        Ok((self.code / r).min(u64::from(total) - 1) as u32)
+        self.share = share(self.range, total);
+        // `code < range` always holds; values in the division's remainder belong to the last
+        // symbol.
+        Ok((self.code / self.share).min(u64::from(total) - 1) as u32)
     }
 
-    /// Removes the interval `[cum, cum + freq)` of `0..total` that holds the last target.
+    /// Removes the interval `[cum, cum + freq)` of `0..total` that holds the last target
+    /// (`total` as given to that [`RangeDecoder::decode_target`]).
     #[inline]
     pub fn consume(&mut self, cum: u32, freq: u32, total: u32) {
-        let r = self.range / u64::from(total);
+        let r = self.share;
         self.code -= r * u64::from(cum);
         self.range = if cum + freq == total {
             self.range - r * u64::from(cum)

@@ -12,6 +12,10 @@ pub struct FrequencyTable {
     cum: Vec<u32>,
     /// Symbol of each slot `0..total`, built when the total is at most 2^16.
     slots: Vec<u16>,
+    /// For larger power-of-two totals: the symbol at the start of each of 4096 equal buckets,
+    /// from which a short forward scan finds the symbol.
+    buckets: Vec<u32>,
+    bucket_shift: u32,
 }
 
 impl FrequencyTable {
@@ -42,7 +46,19 @@ impl FrequencyTable {
         } else {
             Vec::new()
         };
-        Ok(FrequencyTable { cum, slots })
+        let (mut buckets, mut bucket_shift) = (Vec::new(), 0);
+        if slots.is_empty() && total.is_power_of_two() {
+            bucket_shift = total.trailing_zeros() - 12;
+            let mut s = 0usize;
+            for b in 0..1u64 << 12 {
+                let start = (b << bucket_shift) as u32;
+                while cum[s + 1] <= start {
+                    s += 1;
+                }
+                buckets.push(s as u32);
+            }
+        }
+        Ok(FrequencyTable { cum, slots, buckets, bucket_shift })
     }
 
     /// Builds a model from counts scaled to sum to `2^precision_bits`, keeping every symbol
@@ -120,11 +136,17 @@ impl Model for FrequencyTable {
     }
     #[inline]
     fn find(&self, target: u32) -> (usize, u32, u32) {
-        let s = if self.slots.is_empty() {
+        let s = if !self.slots.is_empty() {
+            usize::from(self.slots[target as usize])
+        } else if !self.buckets.is_empty() {
+            let mut s = self.buckets[(target >> self.bucket_shift) as usize] as usize;
+            while self.cum[s + 1] <= target {
+                s += 1;
+            }
+            s
+        } else {
             // The last s with cum[s] <= target.
             self.cum.partition_point(|&c| c <= target) - 1
-        } else {
-            usize::from(self.slots[target as usize])
         };
         (s, self.cum[s], self.cum[s + 1] - self.cum[s])
     }
@@ -143,6 +165,19 @@ mod tests {
         assert_eq!(m.interval(2).unwrap(), (2, 7));
         assert!(m.interval(4).is_err());
         for t in 0..10 {
+            let (s, c, f) = m.find(t);
+            assert!(c <= t && t < c + f);
+            assert_eq!(m.interval(s).unwrap(), (c, f));
+        }
+    }
+
+    #[test]
+    fn bucket_lookup_agrees_with_the_intervals() {
+        let counts: Vec<u32> = (0..300).map(|i| 1 + (i * 7919 % 1000)).collect();
+        let freqs = scale_counts(&counts.iter().map(|&c| u64::from(c)).collect::<Vec<_>>(), 1 << 24).unwrap();
+        let m = FrequencyTable::from_counts(&freqs).unwrap();
+        assert!(!m.buckets.is_empty());
+        for t in (0..1u32 << 24).step_by(997) {
             let (s, c, f) = m.find(t);
             assert!(c <= t && t < c + f);
             assert_eq!(m.interval(s).unwrap(), (c, f));
