@@ -12,7 +12,8 @@ use super::ladder::Setting;
 use crate::dataset::mnist::tile;
 use crate::reference::{Reference, Trial, TrialError};
 
-/// A codec taking part in a bench run.
+/// A codec taking part in a bench run (a handful per run, so the size of a recipe is no matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Contender<'a> {
     /// One of Tessera's codecs.
     Ours(&'a dyn Codec),

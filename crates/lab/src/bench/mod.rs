@@ -252,7 +252,8 @@ pub fn run(plan: &Plan) -> Result<Summary> {
         .num_threads(plan.jobs)
         .build()
         .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?;
-    let computed: Vec<Result<((usize, usize, usize), Outcome)>> = pool.install(|| {
+    type Done = Result<((usize, usize, usize), Outcome)>;
+    let computed: Vec<Done> = pool.install(|| {
         missing
             .par_iter()
             .map(|t| {

@@ -67,6 +67,7 @@ impl Canvas {
             }
         }
     }
+    #[allow(clippy::too_many_arguments)]
     /// Draws `len` glyphs of a made-up 5×7 font at `scale`, returning the x after the text.
     fn text(&mut self, font: &Font, rng: &mut Rng, x: i64, y: i64, len: usize, scale: i64, c: [u8; 3]) -> i64 {
         let mut cx = x;
@@ -152,15 +153,15 @@ fn line_chart(rng: &mut Rng, font: &Font) -> Result<Image> {
     let mut c = Canvas::new(320, 240, [250, 250, 250]);
     c.rect(30, 10, 1, 200, INK);
     c.rect(30, 210, 280, 1, INK);
-    for s in 0..3 {
+    for (s, &colour) in PALETTE.iter().take(3).enumerate() {
         let mut y = 60 + rng.below(100) as i64;
         let mut prev = (30, y);
         for x in (40..=300).step_by(20) {
             y = (y + rng.below(61) as i64 - 30).clamp(15, 205);
-            c.line(prev, (x, y), 2, PALETTE[s]);
+            c.line(prev, (x, y), 2, colour);
             prev = (x, y);
         }
-        c.text(font, rng, 40 + s as i64 * 90, 222, 6, 1, PALETTE[s]);
+        c.text(font, rng, 40 + s as i64 * 90, 222, 6, 1, colour);
     }
     c.into_image(false)
 }

@@ -42,6 +42,7 @@ fn lossy(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn lossless(
     name: &str,
     description: &str,

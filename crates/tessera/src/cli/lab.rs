@@ -84,7 +84,7 @@ fn data(action: DataAction) -> Result<()> {
     let pins = Pins::builtin();
     match action {
         DataAction::List => {
-            println!("{:<14} {:<9} {:>9}  {}", "name", "origin", "files", "what / where");
+            println!("{:<14} {:<9} {:>9}  what / where", "name", "origin", "files");
             for spec in dataset::SETS {
                 let st = store::status(spec, &pins);
                 let origin = format!("{:?}", spec.origin).to_lowercase();
