@@ -312,7 +312,18 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Reads a CompressAI-style results file (`{"name", "description", "results": {...}}`), such as
 /// the published curves in CompressAI's `results/image/kodak/*.json`, marking it `published`.
 pub fn read_compressai(path: &Path) -> Result<CodecResults> {
-    let mut r: CodecResults = read_json(path)?;
+    let bad = |e: String| Error::Json(path.display().to_string(), e);
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    // Files that carry both spellings (`psnr` and `psnr-rgb`) keep the explicit one.
+    if let Some(res) = v.get_mut("results").and_then(|r| r.as_object_mut()) {
+        for (alias, name) in [("psnr", "psnr-rgb"), ("ms-ssim", "ms-ssim-rgb")] {
+            if res.contains_key(name) {
+                res.remove(alias);
+            }
+        }
+    }
+    let mut r: CodecResults = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
     if r.kind.is_empty() {
         r.kind = "published".into();
     }
@@ -353,6 +364,22 @@ mod tests {
         assert_eq!(r.results.bpp, vec![0.25, 0.5]);
         assert_eq!(r.results.psnr_rgb, vec![Some(30.1), Some(33.2)]);
         assert_eq!(r.results.ms_ssim_rgb, vec![Some(0.94), Some(0.97)]);
+    }
+
+    #[test]
+    fn reads_files_with_metadata_and_both_spellings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("elic.json");
+        std::fs::write(
+            &p,
+            r#"{"name": "elic2022", "description": "official results",
+                "meta": {"source": "paper", "dataset": "kodak", "device": null},
+                "results": {"bpp": [0.12, 0.2], "psnr-rgb": [29.1, 30.7], "psnr": [0, 0]}}"#,
+        )
+        .unwrap();
+        let r = read_compressai(&p).unwrap();
+        assert_eq!(r.results.psnr_rgb, vec![Some(29.1), Some(30.7)]);
+        assert!(r.results.ms_ssim_rgb.is_empty());
     }
 
     #[test]
