@@ -186,6 +186,14 @@ fn benches(c: &mut Criterion) {
         });
         g.finish();
     }
+    // The tutorial's decimal coder takes about 9.7 s for 25,600 symbols (ANCHORS.md).
+    let text: Vec<u8> = include_str!("../src/range.rs").bytes().cycle().take(25_600).collect();
+    let mut g = c.benchmark_group("pack-25600");
+    g.throughput(Throughput::Elements(text.len() as u64));
+    g.sample_size(10);
+    g.bench_function("pack fast", |b| b.iter(|| tessera_entropy::pack::compress_with(black_box(&text), tessera_entropy::pack::Level::Fast)));
+    g.bench_function("pack max", |b| b.iter(|| tessera_entropy::pack::compress(black_box(&text))));
+    g.finish();
     let bits = bernoulli(0.05);
     let mut g = c.benchmark_group("binary-p0.05");
     g.throughput(Throughput::Elements(N as u64));
