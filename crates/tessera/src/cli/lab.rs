@@ -1,5 +1,6 @@
 //! `data` and `bench`: the measurement lab's datasets and its bench runner.
 
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -8,6 +9,8 @@ use tessera::registry;
 use tessera_lab::bench::{self, LadderSpec, Plan};
 use tessera_lab::dataset::{self, store, sums::Pins};
 use tessera_lab::results::RunDir;
+
+use super::io::print;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -82,9 +85,10 @@ pub fn run(cmd: Command) -> Result<()> {
 
 fn data(action: DataAction) -> Result<()> {
     let pins = Pins::builtin();
+    let mut o = String::new();
     match action {
         DataAction::List => {
-            println!("{:<14} {:<9} {:>9}  what / where", "name", "origin", "files");
+            writeln!(o, "{:<14} {:<9} {:>9}  what / where", "name", "origin", "files")?;
             for spec in dataset::SETS {
                 let st = store::status(spec, &pins);
                 let origin = format!("{:?}", spec.origin).to_lowercase();
@@ -94,9 +98,9 @@ fn data(action: DataAction) -> Result<()> {
                     format!("{}/{}", st.present, st.total)
                 };
                 let place = st.root.map(|r| format!(" [{}]", r.display())).unwrap_or_default();
-                println!("{:<14} {:<9} {:>9}  {}{place}", spec.name, origin, files, spec.about);
+                writeln!(o, "{:<14} {:<9} {:>9}  {}{place}", spec.name, origin, files, spec.about)?;
             }
-            println!("data directory for imports: {}", store::target_dir().display());
+            writeln!(o, "data directory for imports: {}", store::target_dir().display())?;
         }
         DataAction::Verify { names } => {
             let specs: Vec<&'static dataset::Spec> = if names.is_empty() {
@@ -109,7 +113,7 @@ fn data(action: DataAction) -> Result<()> {
                 let (ok, missing) = store::verify(spec, &pins)?;
                 any |= ok > 0;
                 let note = if missing > 0 { format!(", {missing} not present") } else { String::new() };
-                println!("{:<14} {ok} files match their pins{note}", spec.name);
+                writeln!(o, "{:<14} {ok} files match their pins{note}", spec.name)?;
             }
             if !any {
                 bail!("no dataset files found to verify");
@@ -118,26 +122,27 @@ fn data(action: DataAction) -> Result<()> {
         DataAction::Import { dir } => {
             let to = store::target_dir();
             let r = store::import(&dir, &to, &pins)?;
-            println!("{} files copied, {} already present, into {}", r.copied, r.present, to.display());
+            writeln!(o, "{} files copied, {} already present, into {}", r.copied, r.present, to.display())?;
         }
         DataAction::Fetch { name } => {
             let spec = dataset::spec(&name)?;
             let to = store::target_dir();
             let r = store::fetch(spec, &to, &pins)?;
-            println!("{} files downloaded, {} already present, into {}", r.copied, r.present, to.display());
+            writeln!(o, "{} files downloaded, {} already present, into {}", r.copied, r.present, to.display())?;
         }
     }
-    Ok(())
+    print(&o)
 }
 
 fn run_bench(a: BenchArgs) -> Result<()> {
     let ours = registry::codecs();
+    let mut o = String::new();
     if a.list {
-        println!("{:<20} {:<9} {:<8} {:<4} description", "name", "kind", "lossless", "knob");
+        writeln!(o, "{:<20} {:<9} {:<8} {:<4} description", "name", "kind", "lossless", "knob")?;
         for (name, kind, lossless, knob, about) in bench::list_codecs(&ours) {
-            println!("{name:<20} {kind:<9} {:<8} {knob:<4} {about}", if lossless { "yes" } else { "no" });
+            writeln!(o, "{name:<20} {kind:<9} {:<8} {knob:<4} {about}", if lossless { "yes" } else { "no" })?;
         }
-        return Ok(());
+        return print(&o);
     }
     // Everything that can be wrong is checked before any work starts.
     let ladders = a.qualities.as_deref().map(LadderSpec::parse).transpose()?;
@@ -200,15 +205,15 @@ fn run_bench(a: BenchArgs) -> Result<()> {
         out.display()
     );
     let s = bench::run(&plan).with_context(|| format!("bench run in {}", out.display()))?;
-    println!(
+    writeln!(o, 
         "{} measured, {} from cache, {} failed, {:.1} s",
         s.computed, s.cached, s.failed, s.elapsed_s
-    );
-    println!("{:<20} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9}", "codec", "points", "bpp", "bpsp", "PSNR", "enc MP/s", "dec MP/s");
+    )?;
+    writeln!(o, "{:<20} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9}", "codec", "points", "bpp", "bpsp", "PSNR", "enc MP/s", "dec MP/s")?;
     for r in &s.results {
         for p in &r.points {
             let psnr = p.psnr_rgb.map(|v| format!("{v:.2}")).unwrap_or_else(|| if p.exact { "exact".into() } else { "-".into() });
-            println!(
+            writeln!(o, 
                 "{:<20} {:>7} {:>8.4} {:>8.4} {:>8} {:>9.2} {:>9.2}{}",
                 r.name,
                 p.setting,
@@ -218,20 +223,20 @@ fn run_bench(a: BenchArgs) -> Result<()> {
                 p.encode_mps,
                 p.decode_mps,
                 if p.failures > 0 { format!("  ({} failed)", p.failures) } else { String::new() }
-            );
+            )?;
         }
         for f in r.failures.iter().take(3) {
-            println!("{:<20} failed {} {} at {}: {}", r.name, f.setting, f.image, f.stage, f.message);
+            writeln!(o, "{:<20} failed {} {} at {}: {}", r.name, f.setting, f.image, f.stage, f.message)?;
         }
     }
-    println!();
+    writeln!(o)?;
     if s.results.iter().any(|r| r.lossless) {
-        println!("{}", bench::table::lossless_table(&s.results));
+        writeln!(o, "{}", bench::table::lossless_table(&s.results))?;
     }
     if s.results.iter().any(|r| !r.lossless) {
         let anchors: Vec<&str> = a.anchors.iter().map(String::as_str).collect();
-        println!("{}", bench::table::lossy_table(&s.results, &anchors));
+        writeln!(o, "{}", bench::table::lossy_table(&s.results, &anchors))?;
     }
-    println!("results: {}", RunDir::new(&out).results_dir().display());
-    Ok(())
+    writeln!(o, "results: {}", RunDir::new(&out).results_dir().display())?;
+    print(&o)
 }
