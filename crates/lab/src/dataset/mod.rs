@@ -182,8 +182,10 @@ pub fn data_dir() -> PathBuf {
 pub fn root_of(spec: &Spec) -> Result<PathBuf> {
     match spec.origin {
         Origin::Embedded => embedded_root().or_else(|e| {
+            // Without a repository, a set fetched into the data directory (`kodak/`, `mnist/`).
             let d = data_dir();
-            if d.join(spec.prefix).parent().is_some_and(|p| p.is_dir()) {
+            let folder = spec.prefix.rsplit_once('/').map_or("", |(f, _)| f);
+            if !folder.is_empty() && d.join(folder).is_dir() {
                 Ok(d)
             } else {
                 Err(e)
