@@ -21,6 +21,8 @@ enum Command {
     Entropy(cli::entropy::Command),
     #[command(flatten)]
     Lab(cli::lab::Command),
+    #[command(flatten)]
+    Report(cli::report::Command),
 }
 
 fn main() {
@@ -29,6 +31,7 @@ fn main() {
         Command::Codec(c) => cli::codec::run(c),
         Command::Entropy(c) => cli::entropy::run(c),
         Command::Lab(c) => cli::lab::run(c),
+        Command::Report(c) => cli::report::run(c),
     };
     if let Err(e) = result {
         eprintln!("tessera: {e:#}");

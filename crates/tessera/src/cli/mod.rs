@@ -5,3 +5,4 @@ pub mod codec;
 pub mod entropy;
 pub mod io;
 pub mod lab;
+pub mod report;

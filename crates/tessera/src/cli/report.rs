@@ -1,0 +1,60 @@
+//! `report`: the HTML page of a bench run; with no run given, benches the embedded Kodak
+//! images first (resumable), so one command goes from a fresh clone to a report.
+
+use std::path::PathBuf;
+use std::process::Command as Process;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use tessera_lab::report::{self, Options};
+use tessera_lab::results::RunDir;
+
+/// Images of the default run: enough for curves with a spread, short enough to wait for.
+const DEFAULT_IMAGES: &str = "4";
+const DEFAULT_RUN: &str = "runs/report-kodak";
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write an HTML report of a bench run (default: bench 4 Kodak images with every codec first).
+    Report {
+        /// A run directory made by `tessera bench --out DIR`.
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// Where to write index.html and its images.
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+        /// Anchors for the BD tables, the first present is used.
+        #[arg(long, default_value = "x265,cjpeg", value_delimiter = ',')]
+        anchor: Vec<String>,
+        /// Rate at which reconstructions are shown side by side, bits per pixel.
+        #[arg(long, default_value_t = 0.5)]
+        crop_bpp: f64,
+    },
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    let Command::Report { run, out, anchor, crop_bpp } = cmd;
+    let run = match run {
+        Some(r) => r,
+        None => {
+            let dir = PathBuf::from(DEFAULT_RUN);
+            eprintln!("benchmarking the first {DEFAULT_IMAGES} Kodak images with every codec into {} (resumable; `tessera bench --images 24` for the full set)", dir.display());
+            let exe = std::env::current_exe().context("finding the tessera executable")?;
+            let status = Process::new(exe)
+                .args(["bench", "--dataset", "kodak", "--images", DEFAULT_IMAGES, "--codecs", "all", "--out"])
+                .arg(&dir)
+                .status()
+                .context("running the bench")?;
+            if !status.success() {
+                bail!("the bench failed");
+            }
+            dir
+        }
+    };
+    if !(crop_bpp > 0.0) {
+        bail!("--crop-bpp must be positive");
+    }
+    let page = report::write(&RunDir::new(&run), &out, &Options { anchors: anchor, crop_bpp })?;
+    eprintln!("report written to {}", page.display());
+    Ok(())
+}
