@@ -12,5 +12,13 @@ use tessera_core::Codec;
 
 /// Every classical codec, in the order `tessera codecs` lists them.
 pub fn codecs() -> Vec<Box<dyn Codec>> {
-    vec![Box::new(lossless::blend::Blend), Box::new(vq::Vq), Box::new(fractal::Fractal)]
+    vec![
+        Box::new(lossless::blend::Blend),
+        Box::new(lossless::rle::Rle),
+        Box::new(lossless::lzw::Lzw),
+        Box::new(lossless::huffman::Huffman),
+        Box::new(lossless::predictive::Predictive),
+        Box::new(lossless::calic::Calic),
+        Box::new(lossless::wavelet::Wavelet),
+        Box::new(vq::Vq), Box::new(fractal::Fractal)]
 }

@@ -1,10 +1,17 @@
 //! The lossless codecs and what they share: the reversible colour transform chosen per image,
-//! and image ↔ integer planes.
+//! image ↔ integer planes, causal neighbours with edge rules, the median edge detector and the
+//! codec parameter block (format version and transform flag).
 
 pub mod blend;
+pub mod calic;
+pub mod huffman;
+pub mod lzw;
+pub mod predictive;
+pub mod rle;
+pub mod wavelet;
 
 use tessera_core::color::{ycocg_r_forward, ycocg_r_inverse};
-use tessera_core::{Error, Image, Result};
+use tessera_core::{Error, Header, Image, Result};
 
 /// Integer planes of an image, after an optional reversible colour transform.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,4 +88,114 @@ pub fn ycocg_helps(img: &Image) -> bool {
         }
     }
     yuv < rgb
+}
+
+/// The causal neighbours of a sample, with the edge rules every lossless codec here uses:
+/// outside the image W falls back to N (or `mid` at the first sample), N to W, NW and NE to N,
+/// WW to W and NN to N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbours {
+    /// West.
+    pub w: i32,
+    /// North.
+    pub n: i32,
+    /// North-west.
+    pub nw: i32,
+    /// North-east.
+    pub ne: i32,
+    /// Two to the west.
+    pub ww: i32,
+    /// Two to the north.
+    pub nn: i32,
+    /// North of north-east.
+    pub nne: i32,
+}
+
+impl Neighbours {
+    /// The neighbours of `(x, y)` in a plane of width `width`, whose samples before `(x, y)` in
+    /// raster order are final.
+    #[inline]
+    pub fn at(plane: &[i32], width: usize, x: usize, y: usize, mid: i32) -> Neighbours {
+        let i = y * width + x;
+        let n = if y > 0 { Some(plane[i - width]) } else { None };
+        let w = if x > 0 { plane[i - 1] } else { n.unwrap_or(mid) };
+        let n = n.unwrap_or(w);
+        let nw = if x > 0 && y > 0 { plane[i - width - 1] } else { n };
+        let ne = if x + 1 < width && y > 0 { plane[i - width + 1] } else { n };
+        let ww = if x > 1 { plane[i - 2] } else { w };
+        let nn = if y > 1 { plane[i - 2 * width] } else { n };
+        let nne = if y > 1 && x + 1 < width { plane[i - 2 * width + 1] } else { ne };
+        Neighbours { w, n, nw, ne, ww, nn, nne }
+    }
+}
+
+/// The median edge detector of LOCO-I: min(W, N) above an edge, max(W, N) below one, else the
+/// planar guess W + N − NW.
+#[inline]
+pub fn med(w: i32, n: i32, nw: i32) -> i32 {
+    if nw >= w.max(n) {
+        w.min(n)
+    } else if nw <= w.min(n) {
+        w.max(n)
+    } else {
+        w + n - nw
+    }
+}
+
+/// Maps a signed value to an unsigned one: 0, −1, 1, −2, … → 0, 1, 2, 3, …
+#[inline]
+pub fn zigzag(v: i32) -> u32 {
+    ((v << 1) ^ (v >> 31)) as u32
+}
+
+/// The inverse of [`zigzag`].
+#[inline]
+pub fn unzigzag(u: u32) -> i32 {
+    ((u >> 1) as i32) ^ -((u & 1) as i32)
+}
+
+/// The value assumed before the first sample of a plane: mid-grey, or 0 for YCoCg chroma.
+pub fn mid_value(bit_depth: u8, ycocg: bool, plane: usize) -> i32 {
+    if ycocg && (plane == 1 || plane == 2) {
+        0
+    } else {
+        1 << (bit_depth - 1)
+    }
+}
+
+/// The range of values a plane can hold: `0..=max` for samples, `−max..=max` for YCoCg chroma.
+pub fn plane_range(bit_depth: u8, ycocg: bool, plane: usize) -> (i32, i32) {
+    let max = (1i32 << bit_depth) - 1;
+    if ycocg && (plane == 1 || plane == 2) {
+        (-max, max)
+    } else {
+        (0, max)
+    }
+}
+
+/// The parameter block of the classical lossless codecs: format version, transform flag.
+pub fn transform_params(version: u8, ycocg: bool) -> Vec<u8> {
+    vec![version, u8::from(ycocg)]
+}
+
+/// Reads [`transform_params`], checking the version and that the header allows the transform
+/// and describes 8- or 16-bit samples.
+pub fn parse_transform(params: &[u8], header: &Header, version: u8) -> Result<bool> {
+    let ycocg = match params {
+        [v, f @ (0 | 1)] if *v == version => *f == 1,
+        _ => return Err(Error::corrupt("lossless codec parameters")),
+    };
+    if ycocg && header.channels < 3 {
+        return Err(Error::corrupt("colour transform on an image of fewer than three channels"));
+    }
+    if !matches!(header.bit_depth, 8 | 16) || !(1..=4).contains(&header.channels) || header.width == 0 {
+        return Err(Error::corrupt("sample format the lossless codecs do not write"));
+    }
+    Ok(ycocg)
+}
+
+/// Width and total height (all frames) of the planes a header describes.
+pub fn plane_geometry(header: &Header) -> (usize, usize) {
+    let w = header.width as usize;
+    (w, (header.pixel_count() / u64::from(header.width)) as usize)
 }
