@@ -1,14 +1,16 @@
 //! The range coder: integer arithmetic coding with renormalisation.
 //!
-//! State: `low` (56 bits plus a carry bit) and `range` (kept in `[2^48, 2^56]`). Coding a symbol
+//! State: `low` (64 bits plus a carry bit) and `range` (kept in `[2^32, 2^64)`). Coding a symbol
 //! with frequency `f` of a total `T` narrows `range` to `(range / T) · f`; whenever `range` falls
-//! below 2^48 the top byte of `low` is shifted out. A carry out of `low` is propagated into the
-//! bytes already written through a one-byte cache and a count of pending `0xFF` bytes (the
-//! scheme of Subbotin and LZMA), so there is no precision limit and no end-of-stream ambiguity.
+//! below 2^32 the top 32-bit word of `low` is shifted out, big-endian. A carry out of `low` is
+//! propagated into the words already written through a one-word cache and a count of pending
+//! all-ones words (the scheme of Subbotin and LZMA, by words), so there is no precision limit and
+//! no end-of-stream ambiguity. Word-wise renormalisation happens once every few symbols.
 //!
-//! Because `range ≥ 2^48` and `T ≤ 2^24`, the truncation in `range / T` costs less than 2^-24 of
-//! the interval: the output stays within a few millionths of a bit per symbol of −log2 p. The
-//! remainder of the division goes to the last symbol of the alphabet, so no code space is lost.
+//! Because `range ≥ 2^32` and `T ≤ 2^24`, the truncation in `range / T` costs less than 2^-8 of
+//! the interval in the worst case and far less on average: the output stays within about a
+//! millionth of the information content (see BENCHMARKS.md). The remainder of the division goes
+//! to the last symbol of the alphabet, so no code space is lost.
 //!
 //! Termination: [`RangeEncoder::finish`] writes the shortest tail that pins a value inside the
 //! final interval; the decoder reads zeros past the end of its input. A message's length must
@@ -18,7 +20,6 @@ use crate::binary::{BitModel, PROB_BITS};
 use crate::model::{Model, MAX_TOTAL};
 use crate::{Error, Result};
 
-const STATE_BITS: u32 = 56;
 
 /// `range / total`, by a shift when the total is a power of two (the common case for
 /// fixed-point models), by a division otherwise.
@@ -30,18 +31,22 @@ fn share(range: u64, total: u32) -> u64 {
         range / u64::from(total)
     }
 }
-const TOP: u64 = 1 << 48;
-const LOW_MASK: u64 = (1 << STATE_BITS) - 1;
+/// `range` is renormalised when it falls below this.
+const TOP: u64 = 1 << 32;
+/// Trailing zero bytes [`RangeEncoder::finish`] may drop; the decoder makes up zeros.
+const MAX_TRIM: usize = 7;
+/// Bytes a decoder may read past the end of a valid stream: its 8-byte window plus the trim.
+const MAX_OVERRUN: usize = 8 + MAX_TRIM;
 
 /// Encodes symbols and bits into bytes.
 #[derive(Clone, Debug)]
 pub struct RangeEncoder {
-    low: u64,
+    low: u128,
     range: u64,
-    cache: u8,
-    /// The cache byte plus the `0xFF` bytes pending behind it.
+    cache: u32,
+    /// The cache word plus the all-ones words pending behind it.
     pending: u64,
-    /// The very first cache byte is a placeholder that is never written.
+    /// The very first cache word is a placeholder that is never written.
     started: bool,
     out: Vec<u8>,
 }
@@ -55,7 +60,7 @@ impl Default for RangeEncoder {
 impl RangeEncoder {
     /// An empty encoder.
     pub fn new() -> Self {
-        RangeEncoder { low: 0, range: 1 << STATE_BITS, cache: 0, pending: 1, started: false, out: Vec::new() }
+        RangeEncoder { low: 0, range: u64::MAX, cache: 0, pending: 1, started: false, out: Vec::new() }
     }
 
     /// Encodes `symbol` with `model`. Does not update the model: call [`Model::update`] after, in
@@ -81,7 +86,7 @@ impl RangeEncoder {
     #[inline(always)]
     fn narrow(&mut self, cum: u32, freq: u32, total: u32) {
         let r = share(self.range, total);
-        self.low += r * u64::from(cum);
+        self.low += u128::from(r * u64::from(cum));
         self.range = if cum + freq == total {
             self.range - r * u64::from(cum)
         } else {
@@ -106,7 +111,7 @@ impl RangeEncoder {
         if bit {
             self.range = bound;
         } else {
-            self.low += bound;
+            self.low += u128::from(bound);
             self.range -= bound;
         }
         self.normalize();
@@ -122,7 +127,7 @@ impl RangeEncoder {
             left -= n;
             let chunk = u64::from((value >> left) & ((1 << n) - 1));
             self.range >>= n;
-            self.low += self.range * chunk;
+            self.low += u128::from(self.range * chunk);
             self.normalize();
         }
     }
@@ -131,31 +136,31 @@ impl RangeEncoder {
     fn normalize(&mut self) {
         while self.range < TOP {
             self.shift_low();
-            self.range <<= 8;
+            self.range <<= 32;
         }
     }
 
     fn shift_low(&mut self) {
-        let carry = (self.low >> STATE_BITS) as u8;
-        let top = ((self.low >> (STATE_BITS - 8)) & 0xFF) as u8;
-        if top != 0xFF || carry != 0 {
+        let carry = (self.low >> 64) as u32;
+        let top = (self.low >> 32) as u32;
+        if top != u32::MAX || carry != 0 {
             if self.started {
-                self.out.push(self.cache.wrapping_add(carry));
+                self.out.extend_from_slice(&self.cache.wrapping_add(carry).to_be_bytes());
             }
             self.started = true;
             for _ in 1..self.pending {
-                self.out.push(0xFFu8.wrapping_add(carry));
+                self.out.extend_from_slice(&u32::MAX.wrapping_add(carry).to_be_bytes());
             }
             self.pending = 0;
             self.cache = top;
         }
         self.pending += 1;
-        self.low = (self.low << 8) & LOW_MASK;
+        self.low = (self.low & 0xFFFF_FFFF) << 32;
     }
 
     /// Bytes written so far (the final size is known only after [`RangeEncoder::finish`]).
     pub fn bytes_so_far(&self) -> usize {
-        self.out.len() + self.pending as usize
+        self.out.len() + 4 * self.pending as usize
     }
 
     /// Ends the stream and returns its bytes.
@@ -163,10 +168,10 @@ impl RangeEncoder {
         // Pick the value in [low, low + range) with the most trailing zero bytes and write only
         // the bytes above them: the decoder reads zeros past the end. (Zero bytes that are data
         // are always written, so a decoder never reads more than 7 made-up bytes.)
-        let end = self.low + self.range;
-        let mut keep = STATE_BITS / 8;
-        for k in 0..=STATE_BITS / 8 {
-            let mask = (1u64 << (STATE_BITS - 8 * k)) - 1;
+        let end = self.low + u128::from(self.range);
+        let mut keep = 8;
+        for k in 0..=8u32 {
+            let mask = (1u128 << (64 - 8 * k)) - 1;
             let v = (self.low + mask) & !mask;
             if v < end {
                 self.low = v;
@@ -174,9 +179,15 @@ impl RangeEncoder {
                 break;
             }
         }
-        // The last shift leaves the first all-zero byte of the value in the cache, unwritten.
-        for _ in 0..keep + 1 {
+        // Shift out the words holding the `keep` bytes; the last shift leaves the first
+        // all-zero word in the cache, unwritten, and the zero bytes after the kept ones go.
+        for _ in 0..keep.div_ceil(4) + 1 {
             self.shift_low();
+        }
+        let mut trim = 0;
+        while trim < MAX_TRIM && self.out.last() == Some(&0) {
+            self.out.pop();
+            trim += 1;
         }
         self.out
     }
@@ -196,25 +207,35 @@ pub struct RangeDecoder<'a> {
 impl<'a> RangeDecoder<'a> {
     /// Starts decoding `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        let mut d = RangeDecoder { code: 0, range: 1 << STATE_BITS, share: 0, data, pos: 0 };
-        for _ in 0..STATE_BITS / 8 {
-            d.code = (d.code << 8) | u64::from(d.next_byte());
-        }
+        let mut d = RangeDecoder { code: 0, range: u64::MAX, share: 0, data, pos: 0 };
+        d.code = (u64::from(d.next_word()) << 32) | u64::from(d.next_word());
+        // A valid stream always starts below the range; only foreign data can reach it, and
+        // `code < range` must hold for the arithmetic below to stay in bounds.
+        d.code = d.code.min(d.range - 1);
         d
     }
 
     #[inline]
-    fn next_byte(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
+    fn next_word(&mut self) -> u32 {
+        let w = match self.data.get(self.pos..self.pos + 4) {
+            Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            None => {
+                let mut b = [0u8; 4];
+                for (i, v) in b.iter_mut().enumerate() {
+                    *v = self.data.get(self.pos + i).copied().unwrap_or(0);
+                }
+                u32::from_be_bytes(b)
+            }
+        };
+        self.pos += 4;
+        w
     }
 
     #[inline]
     fn normalize(&mut self) {
         while self.range < TOP {
-            self.code = (self.code << 8) | u64::from(self.next_byte());
-            self.range <<= 8;
+            self.code = (self.code << 32) | u64::from(self.next_word());
+            self.range <<= 32;
         }
     }
 
@@ -295,14 +316,14 @@ impl<'a> RangeDecoder<'a> {
     }
 
     /// Bytes read past the end of the input (zeros the decoder made up). A valid stream never
-    /// needs more than 8; more means the data was cut short or is not this coder's.
+    /// needs more than 15; more means the data was cut short or is not this coder's.
     pub fn overrun(&self) -> usize {
         self.pos.saturating_sub(self.data.len())
     }
 
     /// Checks that decoding stayed within the data (see [`RangeDecoder::overrun`]).
     pub fn check_end(&self) -> Result<()> {
-        if self.overrun() > 8 {
+        if self.overrun() > MAX_OVERRUN {
             Err(Error::Truncated)
         } else {
             Ok(())
