@@ -131,4 +131,23 @@ mod tests {
         }
         assert!(r.read_bits(16).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bit_fields_round_trip(items in proptest::collection::vec((proptest::prelude::any::<u32>(), 0u32..=32), 0..200)) {
+            let mut w = BitWriter::new();
+            for &(v, n) in &items {
+                w.write_bits(v, n);
+            }
+            let bytes = w.finish();
+            let mut r = BitReader::new(&bytes);
+            for &(v, n) in &items {
+                let mask = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+                proptest::prop_assert_eq!(r.read_bits(n).unwrap(), v & mask);
+            }
+            proptest::prop_assert!(r.remaining() < 8);
+            r.align();
+            proptest::prop_assert!(r.read_bit().is_err());
+        }
+    }
 }

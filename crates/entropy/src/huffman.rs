@@ -249,4 +249,37 @@ mod tests {
         assert!(HuffmanCode::from_lengths(vec![2, 2, 2]).is_err());
         assert!(HuffmanCode::from_counts(&[1; 300], 8).is_err());
     }
+
+    proptest::proptest! {
+        /// With at most 12 symbols of counts below 1,000 the optimal code is shorter than 15
+        /// bits, so package-merge must match Huffman's cost exactly; with a binding limit it
+        /// must respect it, cost no less, and still decode every symbol.
+        #[test]
+        fn optimal_unless_limited_and_always_decodable(
+            counts in proptest::collection::vec(0u64..1000, 2..12),
+            limit in 4u32..=15,
+        ) {
+            let used = counts.iter().filter(|&&c| c > 0).count();
+            proptest::prop_assume!(used >= 2);
+            let best = optimal_cost(&counts);
+            let code = HuffmanCode::from_counts(&counts, 15).unwrap();
+            proptest::prop_assert_eq!(cost(&code, &counts), best);
+            let limited = HuffmanCode::from_counts(&counts, limit).unwrap();
+            proptest::prop_assert!(limited.lengths().iter().all(|&l| u32::from(l) <= limit));
+            proptest::prop_assert!(cost(&limited, &counts) >= best);
+            let mut w = BitWriter::new();
+            limited.write_lengths(&mut w);
+            let symbols: Vec<usize> = (0..counts.len()).filter(|&s| counts[s] > 0).cycle().take(50).collect();
+            for &s in &symbols {
+                limited.encode(&mut w, s).unwrap();
+            }
+            let bytes = w.finish();
+            let mut r = BitReader::new(&bytes);
+            let back = HuffmanCode::read_lengths(&mut r, 64).unwrap();
+            proptest::prop_assert_eq!(&back, &limited);
+            for &s in &symbols {
+                proptest::prop_assert_eq!(back.decode(&mut r).unwrap(), s);
+            }
+        }
+    }
 }
