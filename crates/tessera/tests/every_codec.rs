@@ -67,6 +67,19 @@ fn accepts(codec: &dyn Codec, image: &Image) -> Option<Vec<u8>> {
 }
 
 #[test]
+fn codec_names_are_unique_and_well_formed() {
+    let mut names: Vec<&str> = Vec::new();
+    let codecs = registry::codecs();
+    for c in &codecs {
+        assert!(!names.contains(&c.name()), "two codecs are called '{}'", c.name());
+        assert!(c.name().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert!(!c.summary().is_empty());
+        names.push(c.name());
+    }
+    assert!(registry::find(registry::DEFAULT_LOSSLESS).unwrap().is_lossless());
+}
+
+#[test]
 fn every_codec_round_trips_awkward_images() {
     for codec in registry::codecs() {
         for (what, image) in edge_images() {
