@@ -509,10 +509,6 @@ fn iterate(
 mod tests {
     use super::*;
 
-    fn psnr(a: &Image, b: &Image) -> f64 {
-        let se: f64 = a.samples().iter().zip(b.samples()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
-        10.0 * (255.0f64.powi(2) / (se / a.samples().len() as f64)).log10()
-    }
 
     fn test_image() -> Image {
         let s: Vec<u8> = (0..70 * 45)
@@ -531,8 +527,8 @@ mod tests {
         let header = Header::for_image("fractal", &img, None);
         let lo = Fractal.encode(&img, &EncodeParams::with_quality(10.0)).unwrap();
         let hi = Fractal.encode(&img, &EncodeParams::with_quality(95.0)).unwrap();
-        let p_lo = psnr(&img, &Fractal.decode(&header, &lo.params, &lo.payload).unwrap());
-        let p_hi = psnr(&img, &Fractal.decode(&header, &hi.params, &hi.payload).unwrap());
+        let p_lo = tessera_metrics::psnr(&img, &Fractal.decode(&header, &lo.params, &lo.payload).unwrap()).unwrap();
+        let p_hi = tessera_metrics::psnr(&img, &Fractal.decode(&header, &hi.params, &hi.payload).unwrap()).unwrap();
         assert!(hi.payload.len() > lo.payload.len());
         assert!(p_hi > p_lo && p_hi > 28.0, "{p_lo} {p_hi}");
     }

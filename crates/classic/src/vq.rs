@@ -289,10 +289,6 @@ fn lloyd(train: &[&[f32]], d: usize, cb: &mut [f32]) {
 mod tests {
     use super::*;
 
-    fn psnr(a: &Image, b: &Image) -> f64 {
-        let se: f64 = a.samples().iter().zip(b.samples()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
-        10.0 * (255.0f64.powi(2) / (se / a.samples().len() as f64)).log10()
-    }
 
     fn test_image() -> Image {
         let s: Vec<u8> = (0..64 * 48)
@@ -312,7 +308,7 @@ mod tests {
         for q in [10.0, 50.0, 95.0] {
             let e = Vq.encode(&img, &EncodeParams::with_quality(q)).unwrap();
             let back = Vq.decode(&header, &e.params, &e.payload).unwrap();
-            let p = psnr(&img, &back);
+            let p = tessera_metrics::psnr(&img, &back).unwrap();
             assert!(p > last.1 - 0.5, "q{q}: {p} dB after {} dB", last.1);
             assert!(e.payload.len() > last.0 / 2);
             last = (e.payload.len(), p);

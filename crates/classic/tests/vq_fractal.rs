@@ -26,15 +26,6 @@ fn kodak_crops() -> Vec<(String, Image)> {
     out
 }
 
-fn psnr(a: &Image, b: &Image) -> f64 {
-    let se: f64 = a
-        .samples()
-        .iter()
-        .zip(b.samples())
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum();
-    10.0 * (255.0f64.powi(2) / (se / a.samples().len() as f64)).log10()
-}
 
 fn check_ladder(codec: &dyn Codec, qualities: &[f32]) {
     for (name, img) in kodak_crops() {
@@ -43,7 +34,7 @@ fn check_ladder(codec: &dyn Codec, qualities: &[f32]) {
             let bytes = pipeline::compress(codec, &img, &EncodeParams::with_quality(q)).unwrap();
             let c = tessera_core::Container::from_bytes(&bytes).unwrap();
             let back = pipeline::decode_container(codec, &c).unwrap();
-            let p = psnr(&img, &back);
+            let p = tessera_metrics::psnr(&img, &back).unwrap();
             if let Some((size, prev)) = last {
                 assert!(p > prev, "{} {name}: q{q} gives {p:.2} dB, below {prev:.2}", codec.name());
                 assert!(bytes.len() > size, "{} {name}: q{q} is not larger", codec.name());

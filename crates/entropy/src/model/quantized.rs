@@ -11,7 +11,7 @@
 //! and a Taylor polynomial, `erfc` by the Numerical Recipes Chebyshev fit built on that `exp`.
 //! The masses are then mapped to integers with integer arithmetic ([`scale_counts`]).
 
-use super::{scale_counts, Model};
+use super::{scale_counts, FrequencyTable, Model};
 use crate::range::{RangeDecoder, RangeEncoder};
 use crate::{Error, Result};
 
@@ -114,8 +114,8 @@ pub fn erfc(x: f64) -> f64 {
 pub struct QuantizedCdf {
     lo: i32,
     hi: i32,
-    /// `cum[i]` for symbols `0..=n` (the last symbol is the escape); `cum[n + 1]` = 2^bits.
-    cum: Vec<u32>,
+    /// Frequencies of `lo..=hi`, then of the escape; they sum to 2^bits.
+    table: FrequencyTable,
 }
 
 /// Largest support (values) of one table.
@@ -145,20 +145,13 @@ impl QuantizedCdf {
             prev = next;
         }
         counts.push(mass_to_count(below + (1.0 - prev)));
-        let freqs = scale_counts(&counts, 1 << bits)?;
-        let mut cum = Vec::with_capacity(freqs.len() + 1);
-        let mut acc = 0;
-        cum.push(0);
-        for f in freqs {
-            acc += f;
-            cum.push(acc);
-        }
-        Ok(QuantizedCdf { lo, hi, cum })
+        let table = FrequencyTable::from_counts(&scale_counts(&counts, 1 << bits)?)?;
+        Ok(QuantizedCdf { lo, hi, table })
     }
 
     /// The escape symbol's index.
     fn escape(&self) -> usize {
-        self.cum.len() - 2
+        self.table.num_symbols() - 1
     }
 
     /// Lowest value inside the support.
@@ -228,20 +221,16 @@ fn mass_to_count(m: f64) -> u64 {
 
 impl Model for QuantizedCdf {
     fn total(&self) -> u32 {
-        *self.cum.last().expect("non-empty")
+        self.table.total()
     }
     fn num_symbols(&self) -> usize {
-        self.cum.len() - 1
+        self.table.num_symbols()
     }
     fn interval(&self, symbol: usize) -> Result<(u32, u32)> {
-        if symbol + 1 >= self.cum.len() {
-            return Err(Error::BadSymbol(symbol));
-        }
-        Ok((self.cum[symbol], self.cum[symbol + 1] - self.cum[symbol]))
+        self.table.interval(symbol)
     }
     fn find(&self, target: u32) -> (usize, u32, u32) {
-        let s = self.cum.partition_point(|&c| c <= target) - 1;
-        (s, self.cum[s], self.cum[s + 1] - self.cum[s])
+        self.table.find(target)
     }
 }
 
