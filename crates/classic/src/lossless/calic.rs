@@ -17,7 +17,10 @@ use tessera_entropy::integer::AdaptiveGolomb;
 use tessera_entropy::model::{AdaptiveFrequency, Model};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
-use super::{mid_value, parse_transform, plane_geometry, plane_range, transform_params, unzigzag, ycocg_helps, zigzag, Neighbours, Planes};
+use super::{
+    choose_transform, mid_value, parse_transform, plane_geometry, plane_range, transform_params,
+    unzigzag, zigzag, Neighbours, Planes,
+};
 
 const VERSION: u8 = 1;
 const ENERGY_LEVELS: usize = 8;
@@ -39,15 +42,24 @@ impl Codec for Calic {
         true
     }
 
-    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
-        let ycocg = ycocg_helps(image);
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let ycocg = choose_transform(image, params)?;
         let mut planes = Planes::from_image(image, ycocg);
         let (w, h) = (planes.width, planes.height);
         let mut enc = RangeEncoder::new();
         for (c, plane) in planes.data.iter_mut().enumerate() {
-            Model3::new(image.bit_depth(), ycocg, c)?.plane(plane, w, h, &mut Coder::Encode(&mut enc))?;
+            Model3::new(image.bit_depth(), ycocg, c)?.plane(
+                plane,
+                w,
+                h,
+                &mut Coder::Encode(&mut enc),
+            )?;
         }
-        Ok(Encoded { params: transform_params(VERSION, ycocg), payload: enc.finish(), model: None })
+        Ok(Encoded {
+            params: transform_params(VERSION, ycocg),
+            payload: enc.finish(),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -57,11 +69,23 @@ impl Codec for Calic {
         let mut data = Vec::with_capacity(usize::from(header.channels));
         for c in 0..usize::from(header.channels) {
             let mut plane = vec![0i32; w * h];
-            Model3::new(header.bit_depth, ycocg, c)?.plane(&mut plane, w, h, &mut Coder::Decode(&mut dec))?;
+            Model3::new(header.bit_depth, ycocg, c)?.plane(
+                &mut plane,
+                w,
+                h,
+                &mut Coder::Decode(&mut dec),
+            )?;
             data.push(plane);
         }
-        dec.check_end().map_err(|_| Error::Truncated("calic payload ends early".into()))?;
-        Planes { width: w, height: h, data, ycocg }.into_image(header.width, header.height, header.frames, header.bit_depth)
+        dec.check_end()
+            .map_err(|_| Error::Truncated("calic payload ends early".into()))?;
+        Planes {
+            width: w,
+            height: h,
+            data,
+            ycocg,
+        }
+        .into_image(header.width, header.height, header.frames, header.bit_depth)
     }
 }
 
@@ -92,7 +116,9 @@ impl Model3 {
             mid: mid_value(bit_depth, ycocg, plane),
             shift: u32::from(bit_depth) - 8,
             bias: vec![(0, 0); BIAS_CONTEXTS],
-            symbols: (0..ENERGY_LEVELS).map(|_| AdaptiveFrequency::with_params(ESCAPE + 1, 32, 1 << 13)).collect::<std::result::Result<_, _>>()?,
+            symbols: (0..ENERGY_LEVELS)
+                .map(|_| AdaptiveFrequency::with_params(ESCAPE + 1, 32, 1 << 13))
+                .collect::<std::result::Result<_, _>>()?,
             escapes: (0..ENERGY_LEVELS).map(|_| AdaptiveGolomb::new()).collect(),
         })
     }
@@ -103,21 +129,38 @@ impl Model3 {
         for y in 0..h {
             for x in 0..w {
                 let nb = Neighbours::at(plane, w, x, y, self.mid);
-                let dh = (nb.w - nb.ww).unsigned_abs() + (nb.n - nb.nw).unsigned_abs() + (nb.n - nb.ne).unsigned_abs();
-                let dv = (nb.w - nb.nw).unsigned_abs() + (nb.n - nb.nn).unsigned_abs() + (nb.ne - nb.nne).unsigned_abs();
+                let dh = (nb.w - nb.ww).unsigned_abs()
+                    + (nb.n - nb.nw).unsigned_abs()
+                    + (nb.n - nb.ne).unsigned_abs();
+                let dv = (nb.w - nb.nw).unsigned_abs()
+                    + (nb.n - nb.nn).unsigned_abs()
+                    + (nb.ne - nb.nne).unsigned_abs();
                 let gap = gap(nb, dh as i32 >> s, dv as i32 >> s);
                 // Error energy with the west residual; context quantised to eight levels.
                 let ew = if x > 0 { errors[x - 1] } else { errors[0] };
                 let delta = (dh + dv + 2 * ew) >> s;
                 let energy = ENERGY_THRESHOLDS.iter().filter(|&&t| delta >= t).count();
                 // Texture pattern relative to the prediction.
-                let tex = [nb.n, nb.w, nb.nw, nb.ne, nb.nn, nb.ww, 2 * nb.n - nb.nn, 2 * nb.w - nb.ww]
-                    .iter()
-                    .enumerate()
-                    .fold(0usize, |acc, (i, &v)| acc | (usize::from(v < gap) << i));
+                let tex = [
+                    nb.n,
+                    nb.w,
+                    nb.nw,
+                    nb.ne,
+                    nb.nn,
+                    nb.ww,
+                    2 * nb.n - nb.nn,
+                    2 * nb.w - nb.ww,
+                ]
+                .iter()
+                .enumerate()
+                .fold(0usize, |acc, (i, &v)| acc | (usize::from(v < gap) << i));
                 let ctx = tex * 4 + energy / 2;
                 let (sum, count) = self.bias[ctx];
-                let mean = if count > 0 { (2 * sum + count).div_euclid(2 * count) } else { 0 };
+                let mean = if count > 0 {
+                    (2 * sum + count).div_euclid(2 * count)
+                } else {
+                    0
+                };
                 let pred = (gap + mean).clamp(self.lo, self.hi);
                 let flip = mean < 0;
                 let i = y * w + x;

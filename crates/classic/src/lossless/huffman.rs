@@ -13,7 +13,10 @@ use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::bits::{BitReader, BitWriter};
 use tessera_entropy::huffman::{HuffmanCode, MAX_CODE_LENGTH};
 
-use super::{med, mid_value, parse_transform, plane_geometry, plane_range, transform_params, unzigzag, ycocg_helps, zigzag, Neighbours, Planes};
+use super::{
+    choose_transform, med, mid_value, parse_transform, plane_geometry, plane_range,
+    transform_params, unzigzag, zigzag, Neighbours, Planes,
+};
 
 const VERSION: u8 = 1;
 const DIRECT: u32 = 240;
@@ -29,7 +32,10 @@ pub struct Huffman;
 #[inline]
 fn predict(plane: &[i32], w: usize, x: usize, y: usize, mid: i32, shift: u32) -> (i32, usize) {
     let nb = Neighbours::at(plane, w, x, y, mid);
-    let act = ((nb.w - nb.nw).unsigned_abs() + (nb.n - nb.nw).unsigned_abs() + (nb.ne - nb.n).unsigned_abs()) >> shift;
+    let act = ((nb.w - nb.nw).unsigned_abs()
+        + (nb.n - nb.nw).unsigned_abs()
+        + (nb.ne - nb.n).unsigned_abs())
+        >> shift;
     let class = match act {
         0..=2 => 0,
         3..=10 => 1,
@@ -46,7 +52,11 @@ fn symbol(z: u32) -> (usize, u32, u32) {
         (z as usize, 0, 0)
     } else {
         let bits = 32 - z.leading_zeros();
-        (DIRECT as usize + bits as usize - 8, z & ((1u32 << (bits - 1)) - 1), bits - 1)
+        (
+            DIRECT as usize + bits as usize - 8,
+            z & ((1u32 << (bits - 1)) - 1),
+            bits - 1,
+        )
     }
 }
 
@@ -61,8 +71,8 @@ impl Codec for Huffman {
         true
     }
 
-    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
-        let ycocg = ycocg_helps(image);
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let ycocg = choose_transform(image, params)?;
         let planes = Planes::from_image(image, ycocg);
         let (w, h) = (planes.width, planes.height);
         let shift = u32::from(image.bit_depth()) - 8;
@@ -92,12 +102,18 @@ impl Codec for Huffman {
                 }
             }
             for &(class, s, extra, n) in &coded {
-                let code = codes[usize::from(class)].as_ref().ok_or_else(|| Error::corrupt("unused class"))?;
+                let code = codes[usize::from(class)]
+                    .as_ref()
+                    .ok_or_else(|| Error::corrupt("unused class"))?;
                 code.encode(&mut out, usize::from(s))?;
                 out.write_bits(extra, u32::from(n));
             }
         }
-        Ok(Encoded { params: transform_params(VERSION, ycocg), payload: out.finish(), model: None })
+        Ok(Encoded {
+            params: transform_params(VERSION, ycocg),
+            payload: out.finish(),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -111,13 +127,19 @@ impl Codec for Huffman {
             let (lo, hi) = plane_range(header.bit_depth, ycocg, c);
             let mut codes = Vec::with_capacity(CLASSES);
             for _ in 0..CLASSES {
-                codes.push(if r.read_bit()? { Some(HuffmanCode::read_lengths(&mut r, SYMBOLS)?) } else { None });
+                codes.push(if r.read_bit()? {
+                    Some(HuffmanCode::read_lengths(&mut r, SYMBOLS)?)
+                } else {
+                    None
+                });
             }
             let mut plane = vec![0i32; w * h];
             for y in 0..h {
                 for x in 0..w {
                     let (pred, class) = predict(&plane, w, x, y, mid, shift);
-                    let code = codes[class].as_ref().ok_or_else(|| Error::corrupt("huffman class without a code"))?;
+                    let code = codes[class]
+                        .as_ref()
+                        .ok_or_else(|| Error::corrupt("huffman class without a code"))?;
                     let s = code.decode(&mut r)? as u32;
                     let z = if s < DIRECT {
                         s
@@ -137,6 +159,12 @@ impl Codec for Huffman {
             }
             data.push(plane);
         }
-        Planes { width: w, height: h, data, ycocg }.into_image(header.width, header.height, header.frames, header.bit_depth)
+        Planes {
+            width: w,
+            height: h,
+            data,
+            ycocg,
+        }
+        .into_image(header.width, header.height, header.frames, header.bit_depth)
     }
 }

@@ -16,7 +16,7 @@
 use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::bits::{BitReader, BitWriter};
 
-use super::{parse_transform, plane_geometry, transform_params, ycocg_helps};
+use super::{choose_transform, parse_transform, plane_geometry, transform_params};
 
 const VERSION: u8 = 1;
 const CLEAR: u32 = 256;
@@ -46,10 +46,14 @@ impl Codec for Lzw {
         true
     }
 
-    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
-        let subtract_green = ycocg_helps(image);
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let subtract_green = choose_transform(image, params)?;
         let bytes = residual_bytes(image, subtract_green);
-        Ok(Encoded { params: transform_params(VERSION, subtract_green), payload: lzw_encode(&bytes), model: None })
+        Ok(Encoded {
+            params: transform_params(VERSION, subtract_green),
+            payload: lzw_encode(&bytes),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -75,21 +79,33 @@ impl Codec for Lzw {
             planes.push(plane);
         }
         if subtract_green {
-            for i in 0..w * h {
-                let g = planes[1][i];
-                planes[0][i] = (planes[0][i] + g) & mask;
-                planes[2][i] = (planes[2][i] + g) & mask;
+            let (rg, b) = planes.split_at_mut(2);
+            let (r, g) = rg.split_at_mut(1);
+            for ((r, &g), b) in r[0].iter_mut().zip(&g[0]).zip(b[0].iter_mut()) {
+                *r = (*r + g) & mask;
+                *b = (*b + g) & mask;
             }
         }
-        let planes: Vec<Vec<u16>> = planes.into_iter().map(|p| p.into_iter().map(|v| v as u16).collect()).collect();
-        Image::from_planes(header.width, header.height, header.frames, header.bit_depth, &planes)
+        let planes: Vec<Vec<u16>> = planes
+            .into_iter()
+            .map(|p| p.into_iter().map(|v| v as u16).collect())
+            .collect();
+        Image::from_planes(
+            header.width,
+            header.height,
+            header.frames,
+            header.bit_depth,
+            &planes,
+        )
     }
 }
 
 /// The west neighbour, the north one in the first column, mid-grey at the start.
+/// (`is_multiple_of` is newer than the workspace's minimum Rust.)
+#[allow(clippy::manual_is_multiple_of)]
 #[inline]
 fn prediction(plane: &[u32], width: usize, i: usize, mask: u32) -> u32 {
-    if i % width != 0 {
+    if i % width > 0 {
         plane[i - 1]
     } else if i >= width {
         plane[i - width]
@@ -101,7 +117,11 @@ fn prediction(plane: &[u32], width: usize, i: usize, mask: u32) -> u32 {
 /// The byte string LZW codes: modular residuals of every plane, plane after plane.
 fn residual_bytes(image: &Image, subtract_green: bool) -> Vec<u8> {
     let mask = u32::from(image.max_value());
-    let mut planes: Vec<Vec<u32>> = image.planes().into_iter().map(|p| p.into_iter().map(u32::from).collect()).collect();
+    let mut planes: Vec<Vec<u32>> = image
+        .planes()
+        .into_iter()
+        .map(|p| p.into_iter().map(u32::from).collect())
+        .collect();
     if subtract_green && planes.len() >= 3 {
         for i in 0..planes[0].len() {
             let g = planes[1][i];
@@ -184,7 +204,9 @@ pub fn lzw_decode(data: &[u8], len: usize) -> Result<Vec<u8>> {
         let code = r.read_bits(width(k))?;
         if code == CLEAR {
             if k == 0 {
-                return Err(Error::corrupt("lzw clear code at the start of a dictionary"));
+                return Err(Error::corrupt(
+                    "lzw clear code at the start of a dictionary",
+                ));
             }
             next = FIRST_FREE;
             k = 0;
@@ -203,7 +225,9 @@ pub fn lzw_decode(data: &[u8], len: usize) -> Result<Vec<u8>> {
         };
         if let Some(p) = previous {
             if next >= MAX_CODES {
-                return Err(Error::corrupt("lzw dictionary overflow without a clear code"));
+                return Err(Error::corrupt(
+                    "lzw dictionary overflow without a clear code",
+                ));
             }
             let n = next as usize;
             prefix[n] = p;
@@ -238,7 +262,11 @@ mod tests {
         let mut data = Vec::new();
         for i in 0..400_000u32 {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            data.push(if i % 3 == 0 { (seed >> 24) as u8 } else { (i / 7 % 5) as u8 });
+            data.push(if i % 3 == 0 {
+                (seed >> 24) as u8
+            } else {
+                (i / 7 % 5) as u8
+            });
         }
         for len in [0, 1, 2, 3, 10, 1000, data.len()] {
             let coded = lzw_encode(&data[..len]);

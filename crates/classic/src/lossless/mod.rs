@@ -11,7 +11,7 @@ pub mod rle;
 pub mod wavelet;
 
 use tessera_core::color::{ycocg_r_forward, ycocg_r_inverse};
-use tessera_core::{Error, Header, Image, Result};
+use tessera_core::{EncodeParams, Error, Header, Image, Result};
 
 /// Integer planes of an image, after an optional reversible colour transform.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,4 +198,15 @@ pub fn parse_transform(params: &[u8], header: &Header, version: u8) -> Result<bo
 pub fn plane_geometry(header: &Header) -> (usize, usize) {
     let w = header.width as usize;
     (w, (header.pixel_count() / u64::from(header.width)) as usize)
+}
+
+/// The colour transform of an encode, from the option `transform`: `auto` (the default:
+/// YCoCg-R where [`ycocg_helps`]), `none`, or `ycocg` (for images of three or more channels).
+pub fn choose_transform(image: &Image, params: &EncodeParams) -> Result<bool> {
+    match params.option::<String>("transform", "auto".into())?.as_str() {
+        "auto" => Ok(ycocg_helps(image)),
+        "none" => Ok(false),
+        "ycocg" => Ok(image.channels() >= 3),
+        other => Err(Error::InvalidParam(format!("transform={other} (auto, none or ycocg)"))),
+    }
 }

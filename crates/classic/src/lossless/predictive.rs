@@ -16,11 +16,17 @@
 use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::bits::{BitReader, BitWriter};
 
-use super::{med, mid_value, parse_transform, plane_geometry, plane_range, transform_params, ycocg_helps, Neighbours, Planes};
+use super::{
+    choose_transform, med, mid_value, parse_transform, plane_geometry, plane_range,
+    transform_params, Neighbours, Planes,
+};
 
 const VERSION: u8 = 1;
 const RESET: i32 = 64;
-const J: [u32; 32] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const J: [u32; 32] = [
+    0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
+    14, 15,
+];
 /// Regular contexts are indexed by the sign-normalised (Q1, Q2, Q3) in 9 × 9 × 9 (365 used);
 /// two more for run interruption.
 const CONTEXTS: usize = 729 + 2;
@@ -40,8 +46,8 @@ impl Codec for Predictive {
         true
     }
 
-    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
-        let ycocg = ycocg_helps(image);
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let ycocg = choose_transform(image, params)?;
         let mut planes = Planes::from_image(image, ycocg);
         let mut out = BitWriter::new();
         let (w, h) = (planes.width, planes.height);
@@ -49,7 +55,11 @@ impl Codec for Predictive {
             let mut coder = Loco::new(image.bit_depth(), ycocg, c);
             coder.plane(plane, w, h, &mut Bits::Write(&mut out))?;
         }
-        Ok(Encoded { params: transform_params(VERSION, ycocg), payload: out.finish(), model: None })
+        Ok(Encoded {
+            params: transform_params(VERSION, ycocg),
+            payload: out.finish(),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -63,7 +73,13 @@ impl Codec for Predictive {
             coder.plane(&mut plane, w, h, &mut Bits::Read(&mut r))?;
             data.push(plane);
         }
-        Planes { width: w, height: h, data, ycocg }.into_image(header.width, header.height, header.frames, header.bit_depth)
+        Planes {
+            width: w,
+            height: h,
+            data,
+            ycocg,
+        }
+        .into_image(header.width, header.height, header.frames, header.bit_depth)
     }
 }
 
@@ -102,7 +118,11 @@ impl Loco {
         let bpp = u32::from(bit_depth).max(2);
         let maxval = (1i32 << bit_depth) - 1;
         let factor = (maxval.min(4095) + 128) >> 8;
-        let t = if maxval >= 128 { [factor + 2, 4 * factor + 3, 17 * factor + 4] } else { [3, 7, 21] };
+        let t = if maxval >= 128 {
+            [factor + 2, 4 * factor + 3, 17 * factor + 4]
+        } else {
+            [3, 7, 21]
+        };
         let a0 = ((range + 32) / 64).max(2);
         Loco {
             lo,
@@ -167,7 +187,11 @@ impl Loco {
             let mut x = 0;
             while x < w {
                 let nb = Neighbours::at(plane, w, x, y, self.mid);
-                let q = [self.quantise(nb.ne - nb.n), self.quantise(nb.n - nb.nw), self.quantise(nb.nw - nb.w)];
+                let q = [
+                    self.quantise(nb.ne - nb.n),
+                    self.quantise(nb.n - nb.nw),
+                    self.quantise(nb.nw - nb.w),
+                ];
                 if q == [0, 0, 0] {
                     x = self.run(plane, w, x, y, nb.w, io)?;
                 } else {
@@ -180,7 +204,16 @@ impl Loco {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn regular(&mut self, plane: &mut [i32], w: usize, x: usize, y: usize, nb: Neighbours, q: [i32; 3], io: &mut Bits) -> Result<()> {
+    fn regular(
+        &mut self,
+        plane: &mut [i32],
+        w: usize,
+        x: usize,
+        y: usize,
+        nb: Neighbours,
+        q: [i32; 3],
+        io: &mut Bits,
+    ) -> Result<()> {
         let first = q.iter().copied().find(|&v| v != 0).unwrap_or(0);
         let sign = if first < 0 { -1 } else { 1 };
         let ctx = ((sign * q[0] + 4) * 81 + (sign * q[1] + 4) * 9 + (sign * q[2] + 4)) as usize;
@@ -195,7 +228,15 @@ impl Loco {
             Bits::Write(out) => {
                 let e = self.reduce(sign * (plane[i] - px));
                 let m = if e >= 0 { 2 * e } else { -2 * e - 1 };
-                let m = if special { if e >= 0 { 2 * e + 1 } else { -2 * (e + 1) } } else { m };
+                let m = if special {
+                    if e >= 0 {
+                        2 * e + 1
+                    } else {
+                        -2 * (e + 1)
+                    }
+                } else {
+                    m
+                };
                 self.write_golomb(out, m as u32, k, self.limit);
                 e
             }
@@ -206,7 +247,11 @@ impl Loco {
                 }
                 let m = m as i32;
                 let e = if special {
-                    if m & 1 == 1 { m >> 1 } else { -(m >> 1) - 1 }
+                    if m & 1 == 1 {
+                        m >> 1
+                    } else {
+                        -(m >> 1) - 1
+                    }
                 } else if m & 1 == 0 {
                     m >> 1
                 } else {
@@ -251,7 +296,15 @@ impl Loco {
 
     /// Codes a run of samples equal to `value` starting at `x`, and the sample that interrupts
     /// it; returns the column after them.
-    fn run(&mut self, plane: &mut [i32], w: usize, x0: usize, y: usize, value: i32, io: &mut Bits) -> Result<usize> {
+    fn run(
+        &mut self,
+        plane: &mut [i32],
+        w: usize,
+        x0: usize,
+        y: usize,
+        value: i32,
+        io: &mut Bits,
+    ) -> Result<usize> {
         let row = y * w;
         let mut x = x0;
         match io {
@@ -274,29 +327,27 @@ impl Loco {
                 out.write_bit(false);
                 out.write_bits(count as u32, J[self.run_index]);
             }
-            Bits::Read(r) => {
-                loop {
-                    if !r.read_bit()? {
-                        let count = r.read_bits(J[self.run_index])? as usize;
-                        if count >= 1 << J[self.run_index] || x + count >= w {
-                            return Err(Error::corrupt("predictive run past the end of the row"));
-                        }
-                        plane[row + x..row + x + count].fill(value);
-                        x += count;
-                        break;
+            Bits::Read(r) => loop {
+                if !r.read_bit()? {
+                    let count = r.read_bits(J[self.run_index])? as usize;
+                    if count >= 1 << J[self.run_index] || x + count >= w {
+                        return Err(Error::corrupt("predictive run past the end of the row"));
                     }
-                    let chunk = 1usize << J[self.run_index];
-                    let n = chunk.min(w - x);
-                    plane[row + x..row + x + n].fill(value);
-                    x += n;
-                    if n == chunk {
-                        self.run_index = (self.run_index + 1).min(31);
-                    }
-                    if x == w {
-                        return Ok(x);
-                    }
+                    plane[row + x..row + x + count].fill(value);
+                    x += count;
+                    break;
                 }
-            }
+                let chunk = 1usize << J[self.run_index];
+                let n = chunk.min(w - x);
+                plane[row + x..row + x + n].fill(value);
+                x += n;
+                if n == chunk {
+                    self.run_index = (self.run_index + 1).min(31);
+                }
+                if x == w {
+                    return Ok(x);
+                }
+            },
         }
         self.interruption(plane, w, x, y, io)?;
         self.run_index = self.run_index.saturating_sub(1);
@@ -304,7 +355,14 @@ impl Loco {
     }
 
     /// Codes the sample that ends a run before the end of its row.
-    fn interruption(&mut self, plane: &mut [i32], w: usize, x: usize, y: usize, io: &mut Bits) -> Result<()> {
+    fn interruption(
+        &mut self,
+        plane: &mut [i32],
+        w: usize,
+        x: usize,
+        y: usize,
+        io: &mut Bits,
+    ) -> Result<()> {
         let nb = Neighbours::at(plane, w, x, y, self.mid);
         let (ra, rb) = (nb.w, nb.n);
         let ri = usize::from(ra == rb);
@@ -336,7 +394,11 @@ impl Loco {
                 let t = em + ri as i32;
                 let map = t & 1 == 1;
                 let abs = (t + i32::from(map)) / 2;
-                let e = if (k != 0 || 2 * nn >= n) == map { -abs } else { abs };
+                let e = if (k != 0 || 2 * nn >= n) == map {
+                    -abs
+                } else {
+                    abs
+                };
                 if e < -(self.range / 2) || e > self.range / 2 {
                     return Err(Error::corrupt("predictive residual out of range"));
                 }

@@ -11,7 +11,10 @@ use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::integer::AdaptiveGolomb;
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
-use super::{mid_value, parse_transform, plane_geometry, plane_range, transform_params, ycocg_helps, Planes};
+use super::{
+    choose_transform, mid_value, parse_transform, plane_geometry, plane_range, transform_params,
+    Planes,
+};
 
 const VERSION: u8 = 1;
 
@@ -20,9 +23,11 @@ const VERSION: u8 = 1;
 pub struct Rle;
 
 /// The west neighbour of sample `i`, the north one in the first column, `mid` at the start.
+/// (`is_multiple_of` is newer than the workspace's minimum Rust.)
+#[allow(clippy::manual_is_multiple_of)]
 #[inline]
 fn left_prediction(plane: &[i32], width: usize, i: usize, mid: i32) -> i32 {
-    if i % width != 0 {
+    if i % width > 0 {
         plane[i - 1]
     } else if i >= width {
         plane[i - width]
@@ -42,8 +47,8 @@ impl Codec for Rle {
         true
     }
 
-    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
-        let ycocg = ycocg_helps(image);
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let ycocg = choose_transform(image, params)?;
         let planes = Planes::from_image(image, ycocg);
         let mut enc = RangeEncoder::new();
         for (c, plane) in planes.data.iter().enumerate() {
@@ -53,7 +58,9 @@ impl Codec for Rle {
             while i < plane.len() {
                 let r = plane[i] - left_prediction(plane, planes.width, i, mid);
                 let mut run = 1;
-                while i + run < plane.len() && plane[i + run] - left_prediction(plane, planes.width, i + run, mid) == r {
+                while i + run < plane.len()
+                    && plane[i + run] - left_prediction(plane, planes.width, i + run, mid) == r
+                {
                     run += 1;
                 }
                 values.encode_signed(&mut enc, r);
@@ -61,7 +68,11 @@ impl Codec for Rle {
                 i += run;
             }
         }
-        Ok(Encoded { params: transform_params(VERSION, ycocg), payload: enc.finish(), model: None })
+        Ok(Encoded {
+            params: transform_params(VERSION, ycocg),
+            payload: enc.finish(),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -92,7 +103,14 @@ impl Codec for Rle {
             }
             data.push(plane);
         }
-        dec.check_end().map_err(|_| Error::Truncated("rle payload ends early".into()))?;
-        Planes { width: w, height: h, data, ycocg }.into_image(header.width, header.height, header.frames, header.bit_depth)
+        dec.check_end()
+            .map_err(|_| Error::Truncated("rle payload ends early".into()))?;
+        Planes {
+            width: w,
+            height: h,
+            data,
+            ycocg,
+        }
+        .into_image(header.width, header.height, header.frames, header.bit_depth)
     }
 }

@@ -21,7 +21,7 @@ use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 use tessera_entropy::BitModel;
 
-use super::{parse_transform, plane_geometry, transform_params, ycocg_helps, Planes};
+use super::{choose_transform, parse_transform, plane_geometry, transform_params, Planes};
 
 const VERSION: u8 = 1;
 const MAX_LEVELS: usize = 5;
@@ -44,19 +44,27 @@ impl Codec for Wavelet {
         true
     }
 
-    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
-        let ycocg = ycocg_helps(image);
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let ycocg = choose_transform(image, params)?;
         let mut planes = Planes::from_image(image, ycocg);
         let (w, h) = (planes.width, planes.height);
         let bands = band_map(w, h);
         let mut enc = RangeEncoder::new();
         for plane in planes.data.iter_mut() {
             forward_2d(plane, w, h);
-            let top = plane.iter().map(|v| 32 - v.unsigned_abs().leading_zeros()).max().unwrap_or(0);
+            let top = plane
+                .iter()
+                .map(|v| 32 - v.unsigned_abs().leading_zeros())
+                .max()
+                .unwrap_or(0);
             enc.encode_raw(top, 5);
             BitPlanes::new(w, h, &bands).code(plane, top, &mut Coder::Encode(&mut enc))?;
         }
-        Ok(Encoded { params: transform_params(VERSION, ycocg), payload: enc.finish(), model: None })
+        Ok(Encoded {
+            params: transform_params(VERSION, ycocg),
+            payload: enc.finish(),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -69,15 +77,24 @@ impl Codec for Wavelet {
             let top = dec.decode_raw(5);
             // Five 5/3 levels grow a 17-bit chroma sample by a few bits; more is corruption.
             if top > u32::from(header.bit_depth) + 8 {
-                return Err(Error::corrupt("wavelet coefficients wider than the transform makes"));
+                return Err(Error::corrupt(
+                    "wavelet coefficients wider than the transform makes",
+                ));
             }
             let mut plane = vec![0i32; w * h];
             BitPlanes::new(w, h, &bands).code(&mut plane, top, &mut Coder::Decode(&mut dec))?;
             inverse_2d(&mut plane, w, h);
             data.push(plane);
         }
-        dec.check_end().map_err(|_| Error::Truncated("wavelet payload ends early".into()))?;
-        Planes { width: w, height: h, data, ycocg }.into_image(header.width, header.height, header.frames, header.bit_depth)
+        dec.check_end()
+            .map_err(|_| Error::Truncated("wavelet payload ends early".into()))?;
+        Planes {
+            width: w,
+            height: h,
+            data,
+            ycocg,
+        }
+        .into_image(header.width, header.height, header.frames, header.bit_depth)
     }
 }
 
@@ -101,7 +118,9 @@ fn forward_1d(v: &mut [i32], tmp: &mut Vec<i32>) {
     }
     let (ne, no) = (n.div_ceil(2), n / 2);
     let even = |v: &[i32], i: usize| v[2 * i.min(ne - 1)];
-    let mut d: Vec<i32> = (0..no).map(|i| v[2 * i + 1] - ((even(v, i) + even(v, i + 1)) >> 1)).collect();
+    let mut d: Vec<i32> = (0..no)
+        .map(|i| v[2 * i + 1] - ((even(v, i) + even(v, i + 1)) >> 1))
+        .collect();
     tmp.clear();
     for i in 0..ne {
         let dl = d[i.saturating_sub(1).min(no - 1)];
@@ -247,9 +266,18 @@ impl<'m> BitPlanes<'m> {
         let (west, north) = (sig(xi - 1, yi), sig(xi, yi - 1));
         let hz = west + sig(xi + 1, yi);
         let vt = north + sig(xi, yi + 1);
-        let dg = sig(xi - 1, yi - 1) + sig(xi + 1, yi - 1) + sig(xi - 1, yi + 1) + sig(xi + 1, yi + 1);
-        let ws = if west == 1 { 1 + usize::from(self.negative[i - 1]) } else { 0 };
-        let ns = if north == 1 { 1 + usize::from(self.negative[i - w]) } else { 0 };
+        let dg =
+            sig(xi - 1, yi - 1) + sig(xi + 1, yi - 1) + sig(xi - 1, yi + 1) + sig(xi + 1, yi + 1);
+        let ws = if west == 1 {
+            1 + usize::from(self.negative[i - 1])
+        } else {
+            0
+        };
+        let ns = if north == 1 {
+            1 + usize::from(self.negative[i - w])
+        } else {
+            0
+        };
         (hz, vt, dg, ws, ns)
     }
 
@@ -292,9 +320,12 @@ impl<'m> BitPlanes<'m> {
                             self.state[i] = 1;
                         }
                     } else {
-                        let ctx = usize::from(self.state[i] == 2) * 2 + usize::from(hz + vt + dg > 0);
+                        let ctx =
+                            usize::from(self.state[i] == 2) * 2 + usize::from(hz + vt + dg > 0);
                         match coder {
-                            Coder::Encode(enc) => enc.encode_bit(&mut self.refine[ctx], (magnitude[i] >> n) & 1 == 1),
+                            Coder::Encode(enc) => {
+                                enc.encode_bit(&mut self.refine[ctx], (magnitude[i] >> n) & 1 == 1)
+                            }
                             Coder::Decode(dec) => {
                                 if dec.decode_bit(&mut self.refine[ctx]) {
                                     magnitude[i] |= 1 << n;

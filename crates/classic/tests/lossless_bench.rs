@@ -1,0 +1,71 @@
+//! Measures the classical lossless codecs on all of Kodak: bits per sample and encode/decode
+//! speed. Ignored by default (it is a measurement, not a check); run with
+//! `cargo test --release -p tessera-classic --test lossless_bench -- --ignored --nocapture`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tessera_classic::lossless::{
+    calic::Calic, huffman::Huffman, lzw::Lzw, predictive::Predictive, rle::Rle, wavelet::Wavelet,
+};
+use tessera_core::{Codec, EncodeParams, Header};
+
+#[test]
+#[ignore]
+fn kodak_bpsp_and_speed() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/kodak");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "png"));
+    paths.sort();
+    let images: Vec<_> = paths
+        .iter()
+        .map(|p| tessera_core::io::read_image(p).unwrap())
+        .collect();
+    let codecs: Vec<Box<dyn Codec>> = vec![
+        Box::new(Rle),
+        Box::new(Lzw),
+        Box::new(Huffman),
+        Box::new(Predictive),
+        Box::new(Calic),
+        Box::new(Wavelet),
+    ];
+    let mut none = EncodeParams::default();
+    none.options.insert("transform".into(), "none".into());
+    println!(
+        "| codec | bpsp (Kodak, 24) | bpsp without colour transform | encode MP/s | decode MP/s |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for codec in &codecs {
+        let (mut bytes, mut plain_bytes, mut samples, mut pixels) =
+            (0usize, 0usize, 0usize, 0usize);
+        let (mut enc_s, mut dec_s) = (0f64, 0f64);
+        for img in &images {
+            let t = Instant::now();
+            let e = codec.encode(img, &EncodeParams::default()).unwrap();
+            enc_s += t.elapsed().as_secs_f64();
+            let header = Header::for_image(codec.name(), img, None);
+            let t = Instant::now();
+            let back = codec.decode(&header, &e.params, &e.payload).unwrap();
+            dec_s += t.elapsed().as_secs_f64();
+            assert!(back == *img);
+            bytes += e.params.len() + e.payload.len();
+            let plain = codec.encode(img, &none).unwrap();
+            plain_bytes += plain.params.len() + plain.payload.len();
+            samples += img.samples().len();
+            pixels += img.pixel_count();
+        }
+        let mp = pixels as f64 / 1e6;
+        let bpsp = |b: usize| b as f64 * 8.0 / samples as f64;
+        println!(
+            "| `{}` | {:.3} | {:.3} | {:.1} | {:.1} |",
+            codec.name(),
+            bpsp(bytes),
+            bpsp(plain_bytes),
+            mp / enc_s,
+            mp / dec_s
+        );
+    }
+}
