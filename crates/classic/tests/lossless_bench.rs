@@ -1,5 +1,5 @@
-//! Measures the classical lossless codecs on all of Kodak: bits per sample and encode/decode
-//! speed. Ignored by default (it is a measurement, not a check); run with
+//! Measures the classical lossless codecs on all of Kodak (bits per sample, encode/decode
+//! speed) and on the MNIST test set (bits per pixel). Ignored by default (it is a measurement, not a check); run with
 //! `cargo test --release -p tessera-classic --test lossless_bench -- --ignored --nocapture`.
 
 use std::path::PathBuf;
@@ -67,5 +67,18 @@ fn kodak_bpsp_and_speed() {
             mp / enc_s,
             mp / dec_s
         );
+    }
+
+    // MNIST test set: all 10,000 digits as one stack of frames, bits per pixel.
+    let mnist = tessera_core::io::read_image(&dir.join("../mnist/t10k-images-idx3-ubyte.gz")).unwrap();
+    println!();
+    println!("| codec | MNIST test set, bits per pixel (one stack of 10,000 frames) |");
+    println!("|---|---:|");
+    for codec in &codecs {
+        let e = codec.encode(&mnist, &EncodeParams::default()).unwrap();
+        let back = codec.decode(&Header::for_image(codec.name(), &mnist, None), &e.params, &e.payload).unwrap();
+        assert!(back == mnist);
+        let bits = (e.params.len() + e.payload.len()) as f64 * 8.0;
+        println!("| `{}` | {:.4} |", codec.name(), bits / mnist.pixel_count() as f64);
     }
 }
