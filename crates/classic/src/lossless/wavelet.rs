@@ -215,6 +215,38 @@ fn band_map(w: usize, h: usize) -> Vec<u8> {
     map
 }
 
+/// For every coefficient, which of its eight neighbours lie inside the plane and in its subband.
+fn neighbour_masks(w: usize, h: usize, bands: &[u8]) -> Vec<u8> {
+    const OFFSETS: [(isize, isize); 8] = [
+        (-1, 0),
+        (1, 0),
+        (0, -1),
+        (0, 1),
+        (-1, -1),
+        (1, -1),
+        (-1, 1),
+        (1, 1),
+    ];
+    let mut masks = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            for (bit, &(dx, dy)) in OFFSETS.iter().enumerate() {
+                let (xx, yy) = (x as isize + dx, y as isize + dy);
+                if xx >= 0
+                    && yy >= 0
+                    && (xx as usize) < w
+                    && (yy as usize) < h
+                    && bands[yy as usize * w + xx as usize] == bands[i]
+                {
+                    masks[i] |= 1 << bit;
+                }
+            }
+        }
+    }
+    masks
+}
+
 enum Coder<'a, 'b> {
     Encode(&'a mut RangeEncoder),
     Decode(&'a mut RangeDecoder<'b>),
@@ -225,6 +257,9 @@ struct BitPlanes<'m> {
     w: usize,
     h: usize,
     bands: &'m [u8],
+    /// Which of the eight neighbours (W, E, N, S, NW, NE, SW, SE: bits 0–7) exist in the
+    /// same subband.
+    masks: Vec<u8>,
     /// 0 not significant; 1 significant, not yet refined; 2 refined at least once.
     state: Vec<u8>,
     /// Sign of significant coefficients (true = negative).
@@ -240,6 +275,7 @@ impl<'m> BitPlanes<'m> {
             w,
             h,
             bands,
+            masks: neighbour_masks(w, h, bands),
             state: vec![0; w * h],
             negative: vec![false; w * h],
             sig: vec![BitModel::new(); SIG_CONTEXTS],
@@ -251,23 +287,21 @@ impl<'m> BitPlanes<'m> {
     /// Significant neighbours in the same subband: (horizontal, vertical, diagonal) counts and
     /// the signs of the west and north ones (0 none, 1 positive, 2 negative).
     #[inline]
-    fn neighbourhood(&self, x: usize, y: usize) -> (usize, usize, usize, usize, usize) {
-        let (w, h) = (self.w, self.h);
-        let i = y * w + x;
-        let band = self.bands[i];
-        let sig = |xx: isize, yy: isize| -> usize {
-            if xx < 0 || yy < 0 || xx as usize >= w || yy as usize >= h {
-                return 0;
-            }
-            let j = yy as usize * w + xx as usize;
-            usize::from(self.bands[j] == band && self.state[j] != 0)
+    fn neighbourhood(&self, i: usize) -> (usize, usize, usize, usize, usize) {
+        let m = self.masks[i];
+        let w = self.w;
+        // Offsets are only formed where the mask says the neighbour exists.
+        let sig = |bit: u32, j: fn(usize, usize) -> usize| -> usize {
+            usize::from((m >> bit) & 1 == 1 && self.state[j(i, w)] != 0)
         };
-        let (xi, yi) = (x as isize, y as isize);
-        let (west, north) = (sig(xi - 1, yi), sig(xi, yi - 1));
-        let hz = west + sig(xi + 1, yi);
-        let vt = north + sig(xi, yi + 1);
-        let dg =
-            sig(xi - 1, yi - 1) + sig(xi + 1, yi - 1) + sig(xi - 1, yi + 1) + sig(xi + 1, yi + 1);
+        let west = sig(0, |i, _| i - 1);
+        let north = sig(2, |i, w| i - w);
+        let hz = west + sig(1, |i, _| i + 1);
+        let vt = north + sig(3, |i, w| i + w);
+        let dg = sig(4, |i, w| i - w - 1)
+            + sig(5, |i, w| i - w + 1)
+            + sig(6, |i, w| i + w - 1)
+            + sig(7, |i, w| i + w + 1);
         let ws = if west == 1 {
             1 + usize::from(self.negative[i - 1])
         } else {
@@ -292,7 +326,7 @@ impl<'m> BitPlanes<'m> {
                 for x in 0..self.w {
                     let i = y * self.w + x;
                     let orient = usize::from(self.bands[i] & 3);
-                    let (hz, vt, dg, ws, ns) = self.neighbourhood(x, y);
+                    let (hz, vt, dg, ws, ns) = self.neighbourhood(i);
                     if self.state[i] == 0 {
                         let ctx = orient * 27 + hz.min(2) * 9 + vt.min(2) * 3 + dg.min(2);
                         let bit = match coder {
