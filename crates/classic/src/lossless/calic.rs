@@ -117,7 +117,7 @@ impl Model3 {
             shift: u32::from(bit_depth) - 8,
             bias: vec![(0, 0); BIAS_CONTEXTS],
             symbols: (0..ENERGY_LEVELS)
-                .map(|_| AdaptiveFrequency::with_params(ESCAPE + 1, 32, 1 << 13))
+                .map(|_| AdaptiveFrequency::with_params(ESCAPE + 1, 32, 1 << 16))
                 .collect::<std::result::Result<_, _>>()?,
             escapes: (0..ENERGY_LEVELS).map(|_| AdaptiveGolomb::new()).collect(),
         })
