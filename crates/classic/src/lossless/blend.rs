@@ -84,8 +84,11 @@ enum Coder<'a, 'b> {
 
 /// Predicts, and codes or decodes, every sample of one plane in raster order.
 fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, coder: &mut Coder) -> Result<()> {
-    let mut errors = vec![[0u32; PREDICTORS]; w * h];
-    let mut residual = vec![0u32; w * h];
+    // Errors and residuals are only looked up one row back: two rows, indexed by row parity,
+    // keep the memory to O(width) whatever the image height.
+    let row = |j: usize| ((j / w) & 1) * w + j % w;
+    let mut errors = vec![[0u32; PREDICTORS]; 2 * w];
+    let mut residual = vec![0u32; 2 * w];
     let mut models: Vec<AdaptiveGolomb> = (0..CONTEXTS).map(|_| AdaptiveGolomb::new()).collect();
     let mut bias = [(0i64, 0i64); CONTEXTS];
     // 16-bit samples have 256 times the error energy of 8-bit ones for the same picture.
@@ -109,7 +112,7 @@ fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, co
             let mut num = 0i128;
             let mut den = 0i128;
             for (k, &g) in guesses.iter().enumerate() {
-                let e: u64 = [iw, in_, inw, ine].iter().flatten().map(|&j| u64::from(errors[j][k])).sum();
+                let e: u64 = [iw, in_, inw, ine].iter().flatten().map(|&j| u64::from(errors[row(j)][k])).sum();
                 let wgt = i128::from((1u64 << 40) / ((1 + e) * (1 + e)).max(1));
                 num += wgt * i128::from(g);
                 den += wgt;
@@ -117,7 +120,7 @@ fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, co
             let blended = if den == 0 { guesses[0] } else { (2 * num + den).div_euclid(2 * den) as i32 };
 
             // Context: error energy around the sample and the local gradients.
-            let res = |j: Option<usize>| j.map_or(0, |j| residual[j]);
+            let res = |j: Option<usize>| j.map_or(0, |j| residual[row(j)]);
             let activity = 2 * res(iw) + 2 * res(in_) + res(inw) + res(ine)
                 + ((wv - nwv).unsigned_abs() + (nv - nwv).unsigned_abs() + (nev - nv).unsigned_abs()) / 2;
             let ctx = ((u32::BITS - (activity >> energy_shift).leading_zeros()) as usize).min(CONTEXTS - 1);
@@ -142,9 +145,9 @@ fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, co
                 }
             };
             let r = i64::from(value) - i64::from(pred);
-            residual[i] = r.unsigned_abs().min(u64::from(u32::MAX)) as u32;
+            residual[row(i)] = r.unsigned_abs().min(u64::from(u32::MAX)) as u32;
             for (k, &g) in guesses.iter().enumerate() {
-                errors[i][k] = (value - g).unsigned_abs();
+                errors[row(i)][k] = (value - g).unsigned_abs();
             }
             let (sum, count) = &mut bias[ctx];
             *sum += i64::from(value) - i64::from(blended);
