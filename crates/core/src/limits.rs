@@ -5,7 +5,8 @@ use crate::{Error, Result};
 /// Upper bounds on what a file may ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Most pixels (width × height × frames) in one image.
+    /// Most pixels (width × height × frames) in one image: 2^27 by default (134 megapixels),
+    /// which keeps what a decoder may allocate for a tiny hostile file within a few GiB.
     pub max_pixels: u64,
     /// Most bytes of payload in one container.
     pub max_payload: u64,
@@ -15,7 +16,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pixels: 1 << 28, max_payload: 1 << 32, max_params: 1 << 24 }
+        Limits { max_pixels: 1 << 27, max_payload: 1 << 32, max_params: 1 << 24 }
     }
 }
 
