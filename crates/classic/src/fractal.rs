@@ -20,7 +20,7 @@ use tessera_entropy::binary::BitModel;
 use tessera_entropy::integer::{AdaptiveGolomb, BitTree};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
-use crate::planes::{from_ycbcr, to_ycbcr, Plane};
+use crate::planes::{from_ycbcr420, sizes_420, to_ycbcr420, Plane};
 
 const VERSION: u8 = 1;
 const MIN_RANGE: usize = 4;
@@ -77,34 +77,25 @@ impl Codec for Fractal {
 
     fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
         let s = Settings::for_quality(params.quality_or(50.0)?);
-        let planes = to_ycbcr(image)?;
         let mut enc = RangeEncoder::new();
-        for (i, plane) in planes.iter().enumerate() {
-            let p = if i == 0 { plane.clone() } else { plane.downsample2() };
+        for (i, p) in to_ycbcr420(image)?.iter().enumerate() {
             // Chroma is smoother and matters less: a looser tolerance.
             let tol = if i == 0 { s.tolerance } else { s.tolerance * 1.5 };
-            let leaves = encode_plane(&p, s.max_range, tol);
-            write_leaves(&mut enc, &leaves, &p, s.max_range);
+            let leaves = encode_plane(p, s.max_range, tol);
+            write_leaves(&mut enc, &leaves, p, s.max_range);
         }
         Ok(Encoded { params: s.to_bytes(), payload: enc.finish(), model: None })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
         let s = Settings::from_bytes(params)?;
-        if header.channels == 2 || header.channels == 4 {
-            return Err(Error::corrupt("fractal files hold no alpha"));
-        }
-        let (w, h) = (header.width as usize, (header.height * header.frames) as usize);
         let mut dec = RangeDecoder::new(payload);
-        let mut planes = vec![decode_plane(&mut dec, w, h, s.max_range)?];
-        if header.channels == 3 {
-            for _ in 0..2 {
-                let c = decode_plane(&mut dec, w.div_ceil(2), h.div_ceil(2), s.max_range)?;
-                planes.push(c.upsample2(w, h));
-            }
-        }
+        let planes = sizes_420(header)?
+            .into_iter()
+            .map(|(w, h)| decode_plane(&mut dec, w, h, s.max_range))
+            .collect::<Result<Vec<_>>>()?;
         dec.check_end().map_err(|_| Error::Truncated("fractal payload ends early".into()))?;
-        from_ycbcr(&planes, header.width, header.height, header.frames, header.bit_depth)
+        from_ycbcr420(planes, header)
     }
 }
 

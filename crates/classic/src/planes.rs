@@ -2,7 +2,7 @@
 //! back to an 8- or 16-bit image.
 
 use tessera_core::color::{rgb_to_ycbcr, ycbcr_to_rgb};
-use tessera_core::{Error, Image, Result};
+use tessera_core::{Error, Header, Image, Result};
 
 /// One channel of samples in 0..=255 (chroma centred on 0), row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,6 +134,36 @@ pub fn from_ycbcr(planes: &[Plane], width: u32, height: u32, frames: u32, bit_de
         _ => return Err(Error::corrupt("one or three planes expected")),
     };
     Image::with_frames(width, height, frames, if planes.len() == 1 { 1 } else { 3 }, bit_depth, samples)
+}
+
+/// The planes a 4:2:0 lossy codec codes: Y at full size and, for colour, Cb and Cr at half
+/// size.
+pub fn to_ycbcr420(image: &Image) -> Result<Vec<Plane>> {
+    let mut planes = to_ycbcr(image)?;
+    for p in planes.iter_mut().skip(1) {
+        *p = p.downsample2();
+    }
+    Ok(planes)
+}
+
+/// The sizes of the planes [`to_ycbcr420`] makes for the image a container describes; an
+/// error for geometry a 4:2:0 codec never writes (alpha).
+pub fn sizes_420(header: &Header) -> Result<Vec<(usize, usize)>> {
+    let (w, h) = (header.width as usize, header.pixel_count() as usize / header.width as usize);
+    match header.channels {
+        1 => Ok(vec![(w, h)]),
+        3 => Ok(vec![(w, h), (w.div_ceil(2), h.div_ceil(2)), (w.div_ceil(2), h.div_ceil(2))]),
+        _ => Err(Error::corrupt("a lossy colour stream with alpha")),
+    }
+}
+
+/// The image back from [`to_ycbcr420`]'s planes (chroma upsampled bilinearly).
+pub fn from_ycbcr420(mut planes: Vec<Plane>, header: &Header) -> Result<Image> {
+    let (w, h) = (header.width as usize, header.pixel_count() as usize / header.width as usize);
+    for p in planes.iter_mut().skip(1) {
+        *p = p.upsample2(w, h);
+    }
+    from_ycbcr(&planes, header.width, header.height, header.frames, header.bit_depth)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::integer::{AdaptiveGolomb, BitTree};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
-use crate::planes::{from_ycbcr, to_ycbcr, Plane};
+use crate::planes::{from_ycbcr420, sizes_420, to_ycbcr420, Plane};
 
 const VERSION: u8 = 1;
 /// Training vectors used by LBG at most (a deterministic subsample beyond that).
@@ -84,33 +84,27 @@ impl Codec for Vq {
 
     fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
         let s = Settings::for_quality(params.quality_or(50.0)?);
-        let planes = to_ycbcr(image)?;
         let mut enc = RangeEncoder::new();
-        for (i, plane) in planes.iter().enumerate() {
-            let (p, bits) = if i == 0 { (plane.clone(), s.bits_luma) } else { (plane.downsample2(), s.bits_chroma) };
-            encode_plane(&mut enc, &p, s.block, bits, s.mean_step);
+        for (i, plane) in to_ycbcr420(image)?.iter().enumerate() {
+            let bits = if i == 0 { s.bits_luma } else { s.bits_chroma };
+            encode_plane(&mut enc, plane, s.block, bits, s.mean_step);
         }
         Ok(Encoded { params: s.to_bytes(), payload: enc.finish(), model: None })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
         let s = Settings::from_bytes(params)?;
-        if header.channels == 2 || header.channels == 4 {
-            return Err(Error::corrupt("vq files hold no alpha"));
-        }
-        let (w, h) = (header.width as usize, (header.height * header.frames) as usize);
         let mut dec = RangeDecoder::new(payload);
-        let mut planes = Vec::new();
-        let luma = decode_plane(&mut dec, w, h, s.block, s.bits_luma, s.mean_step)?;
-        planes.push(luma);
-        if header.channels == 3 {
-            for _ in 0..2 {
-                let c = decode_plane(&mut dec, w.div_ceil(2), h.div_ceil(2), s.block, s.bits_chroma, s.mean_step)?;
-                planes.push(c.upsample2(w, h));
-            }
-        }
+        let planes = sizes_420(header)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (w, h))| {
+                let bits = if i == 0 { s.bits_luma } else { s.bits_chroma };
+                decode_plane(&mut dec, w, h, s.block, bits, s.mean_step)
+            })
+            .collect::<Result<Vec<_>>>()?;
         dec.check_end().map_err(|_| Error::Truncated("vq payload ends early".into()))?;
-        from_ycbcr(&planes, header.width, header.height, header.frames, header.bit_depth)
+        from_ycbcr420(planes, header)
     }
 }
 
