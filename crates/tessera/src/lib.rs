@@ -6,4 +6,3 @@ pub mod registry;
 pub use tessera_classic as classic;
 pub use tessera_core as core;
 pub use tessera_entropy as entropy;
-pub use tessera_neural as neural;

@@ -4,11 +4,9 @@ use tessera_core::{Codec, Container, Error, Image, Result};
 
 pub use tessera_core::pipeline::compress;
 
-/// All codecs, classical first.
+/// All codecs.
 pub fn codecs() -> Vec<Box<dyn Codec>> {
-    let mut all = tessera_classic::codecs();
-    all.extend(tessera_neural::codecs());
-    all
+    tessera_classic::codecs()
 }
 
 /// The codec called `name`.
