@@ -19,6 +19,9 @@ use super::{ycocg_helps, Planes};
 const VERSION: u8 = 1;
 const PREDICTORS: usize = 6;
 const CONTEXTS: usize = 20;
+/// Classes of the first plane's residual at the same pixel, which sharpen the contexts of the
+/// planes after it: where luma was hard to predict, chroma usually is too.
+const GUIDE_CLASSES: usize = 6;
 
 /// The `lossless` codec.
 #[derive(Debug, Default)]
@@ -39,9 +42,11 @@ impl Codec for Blend {
         let ycocg = ycocg_helps(image);
         let mut planes = Planes::from_image(image, ycocg);
         let mut enc = RangeEncoder::new();
+        let mut guide = Vec::new();
         for (i, plane) in planes.data.iter_mut().enumerate() {
             let mid = mid_value(image.bit_depth(), ycocg, i);
-            code_plane(plane, planes.width, planes.height, mid, image.bit_depth(), &mut Coder::Encode(&mut enc))?;
+            let mut coder = Coder::Encode(&mut enc);
+            code_plane(plane, planes.width, planes.height, mid, image.bit_depth(), &mut coder, &mut guide, i == 0)?;
         }
         Ok(Encoded { params: vec![VERSION, u8::from(ycocg)], payload: enc.finish(), model: None })
     }
@@ -57,10 +62,11 @@ impl Codec for Blend {
         let (w, h) = (header.width as usize, header.pixel_count() as usize / header.width as usize);
         let mut dec = RangeDecoder::new(payload);
         let mut data = Vec::with_capacity(usize::from(header.channels));
+        let mut guide = Vec::new();
         for i in 0..usize::from(header.channels) {
             let mut plane = vec![0i32; w * h];
             let mid = mid_value(header.bit_depth, ycocg, i);
-            code_plane(&mut plane, w, h, mid, header.bit_depth, &mut Coder::Decode(&mut dec))?;
+            code_plane(&mut plane, w, h, mid, header.bit_depth, &mut Coder::Decode(&mut dec), &mut guide, i == 0)?;
             data.push(plane);
         }
         dec.check_end().map_err(|_| Error::Truncated("lossless payload ends early".into()))?;
@@ -82,15 +88,30 @@ enum Coder<'a, 'b> {
     Decode(&'a mut RangeDecoder<'b>),
 }
 
-/// Predicts, and codes or decodes, every sample of one plane in raster order.
-fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, coder: &mut Coder) -> Result<()> {
+/// Predicts, and codes or decodes, every sample of one plane in raster order. The first plane
+/// records its residual classes in `guide`; the later planes use them as context.
+#[allow(clippy::too_many_arguments)]
+fn code_plane(
+    plane: &mut [i32],
+    w: usize,
+    h: usize,
+    mid: i32,
+    bit_depth: u8,
+    coder: &mut Coder,
+    guide: &mut Vec<u8>,
+    first: bool,
+) -> Result<()> {
+    if first {
+        guide.clear();
+        guide.resize(w * h, 0);
+    }
     // Errors and residuals are only looked up one row back: two rows, indexed by row parity,
     // keep the memory to O(width) whatever the image height.
     let row = |j: usize| ((j / w) & 1) * w + j % w;
     let mut errors = vec![[0u32; PREDICTORS]; 2 * w];
     let mut residual = vec![0u32; 2 * w];
-    let mut models: Vec<AdaptiveGolomb> = (0..CONTEXTS).map(|_| AdaptiveGolomb::new()).collect();
-    let mut bias = [(0i64, 0i64); CONTEXTS];
+    let mut models: Vec<AdaptiveGolomb> = (0..CONTEXTS * GUIDE_CLASSES).map(|_| AdaptiveGolomb::new()).collect();
+    let mut bias = vec![(0i64, 0i64); CONTEXTS * GUIDE_CLASSES];
     // 16-bit samples have 256 times the error energy of 8-bit ones for the same picture.
     let energy_shift = u32::from(bit_depth) - 8;
     let limit = 1i64 << (bit_depth + 2);
@@ -123,7 +144,8 @@ fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, co
             let res = |j: Option<usize>| j.map_or(0, |j| residual[row(j)]);
             let activity = 2 * res(iw) + 2 * res(in_) + res(inw) + res(ine)
                 + ((wv - nwv).unsigned_abs() + (nv - nwv).unsigned_abs() + (nev - nv).unsigned_abs()) / 2;
-            let ctx = ((u32::BITS - (activity >> energy_shift).leading_zeros()) as usize).min(CONTEXTS - 1);
+            let energy = ((u32::BITS - (activity >> energy_shift).leading_zeros()) as usize).min(CONTEXTS - 1);
+            let ctx = if first { energy } else { energy * GUIDE_CLASSES + usize::from(guide[i]) };
             let (sum, count) = bias[ctx];
             let correction = if count > 0 { (sum + count / 2).div_euclid(count) } else { 0 };
             let pred = (i64::from(blended) + correction).clamp(-limit, limit) as i32;
@@ -146,6 +168,10 @@ fn code_plane(plane: &mut [i32], w: usize, h: usize, mid: i32, bit_depth: u8, co
             };
             let r = i64::from(value) - i64::from(pred);
             residual[row(i)] = r.unsigned_abs().min(u64::from(u32::MAX)) as u32;
+            if first {
+                let class = 64 - (r.unsigned_abs() >> energy_shift).leading_zeros();
+                guide[i] = class.min(GUIDE_CLASSES as u32 - 1) as u8;
+            }
             for (k, &g) in guesses.iter().enumerate() {
                 errors[row(i)][k] = (value - g).unsigned_abs();
             }
