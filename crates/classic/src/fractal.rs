@@ -332,7 +332,8 @@ struct Contexts {
     s: AdaptiveGolomb,
     mean: AdaptiveGolomb,
     iso: BitTree,
-    domains: Vec<BitTree>,
+    /// Per range size: the domain index's bits beyond 16 (sent raw) and a tree for the rest.
+    domains: Vec<(u32, BitTree)>,
 }
 
 impl Contexts {
@@ -342,7 +343,10 @@ impl Contexts {
             s: AdaptiveGolomb::new(),
             mean: AdaptiveGolomb::new(),
             iso: BitTree::new(3).expect("3 bits"),
-            domains: grids.iter().map(|g| BitTree::new(g.bits().min(16)).expect("bits")).collect(),
+            domains: grids
+                .iter()
+                .map(|g| (g.bits().saturating_sub(16), BitTree::new(g.bits().min(16)).expect("1..=16 bits")))
+                .collect(),
         }
     }
 }
@@ -395,7 +399,9 @@ fn write_leaves(enc: &mut RangeEncoder, leaves: &[Leaf], plane: &Plane, max_rang
         *prev_mean = leaf.mean_q;
         ctx.s.encode_signed(enc, leaf.s_q);
         if leaf.s_q != 0 {
-            ctx.domains[level].encode(enc, leaf.domain);
+            let (high, tree) = &mut ctx.domains[level];
+            enc.encode_raw(leaf.domain >> 16, *high);
+            tree.encode(enc, leaf.domain & 0xFFFF);
             ctx.iso.encode(enc, u32::from(leaf.iso));
         }
     }
@@ -440,7 +446,9 @@ fn decode_plane(dec: &mut RangeDecoder, w: usize, h: usize, max_range: usize) ->
         }
         let (mut domain, mut iso) = (0, 0);
         if s_q != 0 {
-            domain = ctx.domains[level].decode(dec);
+            let (high, tree) = &mut ctx.domains[level];
+            let top = dec.decode_raw(*high);
+            domain = (top << 16) | tree.decode(dec);
             iso = ctx.iso.decode(dec) as u8;
             if domain as usize >= grids[level].count {
                 return Err(Error::corrupt("fractal domain index out of range"));
