@@ -22,6 +22,9 @@ const CONTEXTS: usize = 20;
 /// Classes of the first plane's residual at the same pixel, which sharpen the contexts of the
 /// planes after it: where luma was hard to predict, chroma usually is too.
 const GUIDE_CLASSES: usize = 6;
+/// Classes of the predicted level (quarters of the sample range): near-binary images such as
+/// scanned digits have residuals that depend on whether the prediction sits near black or white.
+const LEVELS: usize = 4;
 
 /// The `lossless` codec.
 #[derive(Debug, Default)]
@@ -110,8 +113,9 @@ fn code_plane(
     let row = |j: usize| ((j / w) & 1) * w + j % w;
     let mut errors = vec![[0u32; PREDICTORS]; 2 * w];
     let mut residual = vec![0u32; 2 * w];
-    let mut models: Vec<AdaptiveGolomb> = (0..CONTEXTS * GUIDE_CLASSES).map(|_| AdaptiveGolomb::new()).collect();
-    let mut bias = vec![(0i64, 0i64); CONTEXTS * GUIDE_CLASSES];
+    let mut models: Vec<AdaptiveGolomb> = (0..CONTEXTS * GUIDE_CLASSES * LEVELS).map(|_| AdaptiveGolomb::new()).collect();
+    let mut bias = vec![(0i64, 0i64); CONTEXTS * GUIDE_CLASSES * LEVELS];
+    let max = (1i32 << bit_depth) - 1;
     // 16-bit samples have 256 times the error energy of 8-bit ones for the same picture.
     let energy_shift = u32::from(bit_depth) - 8;
     let limit = 1i64 << (bit_depth + 2);
@@ -145,7 +149,10 @@ fn code_plane(
             let activity = 2 * res(iw) + 2 * res(in_) + res(inw) + res(ine)
                 + ((wv - nwv).unsigned_abs() + (nv - nwv).unsigned_abs() + (nev - nv).unsigned_abs()) / 2;
             let energy = ((u32::BITS - (activity >> energy_shift).leading_zeros()) as usize).min(CONTEXTS - 1);
-            let ctx = if first { energy } else { energy * GUIDE_CLASSES + usize::from(guide[i]) };
+            let guided = if first { energy } else { energy * GUIDE_CLASSES + usize::from(guide[i]) };
+            // Chroma planes (centred on 0) have no black and white: one level class.
+            let level = if mid == 0 { 0 } else { (blended.clamp(0, max) >> (bit_depth - 2)) as usize };
+            let ctx = guided * LEVELS + level;
             let (sum, count) = bias[ctx];
             let correction = if count > 0 { (sum + count / 2).div_euclid(count) } else { 0 };
             let pred = (i64::from(blended) + correction).clamp(-limit, limit) as i32;
