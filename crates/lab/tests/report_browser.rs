@@ -78,9 +78,13 @@ fn make_run(dir: &Path) -> RunDir {
 fn report_has_every_section_and_escapes_text() {
     let dir = tempfile::tempdir().unwrap();
     let run = make_run(&dir.path().join("run"));
-    let page = report::write(&run, &dir.path().join("out"), &Options::default()).unwrap();
+    let json = r#"{"name": "bmshj2018-hyperprior", "description": "published", "results": {"bpp": [0.2, 0.5, 1.0], "psnr-rgb": [29.0, 32.5, 36.0], "ms-ssim-rgb": [0.94, 0.97, 0.99]}}"#;
+    let published_file = dir.path().join("published.json");
+    std::fs::write(&published_file, json).unwrap();
+    let published = vec![tessera_lab::results::read_compressai(&published_file).unwrap()];
+    let page = report::write(&run, &dir.path().join("out"), &Options { published, ..Options::default() }).unwrap();
     let html = std::fs::read_to_string(&page).unwrap();
-    for part in ["Lossy codecs", "Lossless codecs", "Reconstructions", "BD-rate vs cjpeg", "ours-lossless", "&lt;test&gt;"] {
+    for part in ["Lossy codecs", "Lossless codecs", "Reconstructions", "BD-rate vs cjpeg", "ours-lossless", "&lt;test&gt;", "bmshj2018-hyperprior (published)"] {
         assert!(html.contains(part), "missing {part}");
     }
     assert!(!html.contains("<test>"));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{CodecResults, PointSummary, RunDir};
 use crate::{Error, Result};
-use svg::{bar_chart, line_chart, Series};
+use svg::{bar_chart, line_chart, Series, Style};
 
 /// What the report compares against and where it looks.
 #[derive(Clone, Debug)]
@@ -21,11 +21,14 @@ pub struct Options {
     pub anchors: Vec<String>,
     /// The rate at which crops are compared, bits per pixel.
     pub crop_bpp: f64,
+    /// Published curves (CompressAI's JSON layout) drawn beside the measured ones, dotted;
+    /// they are not part of the tables, which hold only what ran here.
+    pub published: Vec<CodecResults>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { anchors: vec!["x265".into(), "cjpeg".into()], crop_bpp: 0.5 }
+        Options { anchors: vec!["x265".into(), "cjpeg".into()], crop_bpp: 0.5, published: Vec::new() }
     }
 }
 
@@ -50,7 +53,7 @@ pub fn write(run: &RunDir, out: &Path, opts: &Options) -> Result<PathBuf> {
         results.len()
     );
     if !lossy.is_empty() {
-        body.push_str(&lossy_section(&lossy, anchor));
+        body.push_str(&lossy_section(&lossy, anchor, &opts.published));
         body.push_str(&crops_section(run, &img_dir, &lossy, &info.kept, opts.crop_bpp)?);
     }
     if !lossless.is_empty() {
@@ -108,13 +111,25 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or("—".into(), |v| format!("{v:.digits$}"))
 }
 
-fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>) -> String {
+fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, published: &[CodecResults]) -> String {
+    let style = |r: &CodecResults| if r.kind == "ours" { Style::Ours } else { Style::Reference };
     let series = |f: &dyn Fn(&PointSummary) -> Option<f64>| -> Vec<Series> {
-        lossy.iter().map(|r| Series { name: r.name.clone(), points: points(r, f), ours: r.kind == "ours" }).collect()
+        lossy.iter().map(|r| Series { name: r.name.clone(), points: points(r, f), style: style(r) }).collect()
     };
     let psnr = series(&|p| p.psnr_rgb);
     let msssim = series(&|p| p.ms_ssim_rgb.and_then(ms_ssim_db));
     let hvs = series(&|p| p.psnr_hvs);
+    // Published files give averaged curves only.
+    let with_published = |mut measured: Vec<Series>, f: &dyn Fn(&CodecResults, usize) -> Option<f64>| {
+        for r in published {
+            let mut pts: Vec<(f64, f64)> = (0..r.results.bpp.len()).filter_map(|i| f(r, i).map(|v| (r.results.bpp[i], v))).collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            measured.push(Series { name: format!("{} (published)", r.name), points: pts, style: Style::Published });
+        }
+        measured
+    };
+    let psnr_plot = with_published(psnr.clone(), &|r, i| r.results.psnr_rgb.get(i).copied().flatten());
+    let msssim_plot = with_published(msssim.clone(), &|r, i| r.results.ms_ssim_rgb.get(i).copied().flatten().and_then(ms_ssim_db));
     // AUC over the bpp range every curve covers (bounded to 0.1–2 bpp).
     let lo = psnr.iter().filter_map(|s| s.points.first().map(|p| p.0)).fold(0.1f64, f64::max);
     let hi = psnr.iter().filter_map(|s| s.points.last().map(|p| p.0)).fold(2.0f64, f64::min);
@@ -161,14 +176,14 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>) -> Stri
     let anchor_name = anchor.map_or("(no anchor in this run)".to_string(), |a| a.name.clone());
     format!(
         "<section><h2>Lossy codecs</h2><p class=\"lead\">Highest RGB PSNR {}.</p>\
-         <div class=\"charts\"><figure>{}<figcaption>RGB PSNR against rate. Solid: Tessera; dashed: reference codecs.</figcaption></figure>\
+         <div class=\"charts\"><figure>{}<figcaption>RGB PSNR against rate. Solid: Tessera; dashed: reference codecs run here; dotted: published results.</figcaption></figure>\
          <figure>{}<figcaption>MS-SSIM in dB, −10·log10(1 − MS-SSIM).</figcaption></figure>\
          <figure>{}<figcaption>PSNR-HVS (luma, contrast-sensitivity weighted DCT error).</figcaption></figure></div>\
          <table><thead><tr><th>codec</th><th>PSNR @0.25</th><th>@0.5</th><th>@1.0 bpp</th><th>BD-rate vs {}</th><th>BD-PSNR (dB)</th><th>AUC PSNR</th><th>AUC MS-SSIM dB</th><th>AUC PSNR-HVS</th></tr></thead><tbody>{rows}</tbody></table>\
          <p class=\"note\">BD-rate and BD-PSNR: Bjøntegaard with PCHIP over the overlapping range (negative BD-rate: fewer bits for the same PSNR). AUC: mean quality over {lo:.3}–{hi:.3} bpp, the range every curve covers.</p></section>",
         if summary.is_empty() { "—".into() } else { summary.join(", ") },
-        line_chart("PSNR", "bits per pixel", "RGB PSNR (dB)", &psnr),
-        line_chart("MS-SSIM", "bits per pixel", "MS-SSIM (dB)", &msssim),
+        line_chart("PSNR", "bits per pixel", "RGB PSNR (dB)", &psnr_plot),
+        line_chart("MS-SSIM", "bits per pixel", "MS-SSIM (dB)", &msssim_plot),
         line_chart("PSNR-HVS", "bits per pixel", "PSNR-HVS (dB)", &hvs),
         esc(&anchor_name),
     )

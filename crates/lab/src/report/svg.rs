@@ -3,14 +3,26 @@
 
 use std::fmt::Write;
 
+/// How a curve is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Tessera's codecs: solid and thick.
+    Ours,
+    /// Reference codecs run beside ours: dashed.
+    Reference,
+    /// Published results read from files (not run here): dotted.
+    Published,
+}
+
 /// One curve of a plot.
+#[derive(Clone, Debug)]
 pub struct Series {
     /// Legend label.
     pub name: String,
     /// Points, in order of increasing x.
     pub points: Vec<(f64, f64)>,
-    /// Ours (solid, thicker) or a reference codec (dashed).
-    pub ours: bool,
+    /// How it is drawn.
+    pub style: Style,
 }
 
 const W: f64 = 640.0;
@@ -78,8 +90,11 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         if path.is_empty() {
             continue;
         }
-        let dash = if s.ours { "" } else { " stroke-dasharray=\"5 3\"" };
-        let width = if s.ours { 2.4 } else { 1.6 };
+        let (dash, width) = match s.style {
+            Style::Ours => ("", 2.4),
+            Style::Reference => (" stroke-dasharray=\"5 3\"", 1.6),
+            Style::Published => (" stroke-dasharray=\"1.5 3\"", 1.8),
+        };
         let _ = write!(svg, "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\"{dash}><title>{}</title></polyline>", path.join(" "), escape(&s.name));
         for p in &path {
             let (x, y) = p.split_once(',').expect("x,y");
@@ -136,8 +151,8 @@ mod tests {
     #[test]
     fn charts_hold_every_series_and_escape_names() {
         let s = vec![
-            Series { name: "a<b".into(), points: vec![(0.1, 25.0), (1.0, 35.0)], ours: true },
-            Series { name: "ref".into(), points: vec![(0.2, 26.0), (2.0, 38.0)], ours: false },
+            Series { name: "a<b".into(), points: vec![(0.1, 25.0), (1.0, 35.0)], style: Style::Ours },
+            Series { name: "ref".into(), points: vec![(0.2, 26.0), (2.0, 38.0)], style: Style::Reference },
         ];
         let svg = line_chart("PSNR", "bpp", "dB", &s);
         assert_eq!(svg.matches("<polyline").count(), 2);

@@ -29,11 +29,19 @@ pub enum Command {
         /// Rate at which reconstructions are shown side by side, bits per pixel.
         #[arg(long, default_value_t = 0.5)]
         crop_bpp: f64,
+        /// A published results file in CompressAI's JSON layout to draw beside the measured
+        /// curves (repeatable), e.g. CompressAI's results/image/kodak/*.json.
+        #[arg(long, value_name = "FILE")]
+        published: Vec<PathBuf>,
     },
 }
 
 pub fn run(cmd: Command) -> Result<()> {
-    let Command::Report { run, out, anchor, crop_bpp } = cmd;
+    let Command::Report { run, out, anchor, crop_bpp, published } = cmd;
+    let published = published
+        .iter()
+        .map(|p| tessera_lab::results::read_compressai(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let run = match run {
         Some(r) => r,
         None => {
@@ -54,7 +62,7 @@ pub fn run(cmd: Command) -> Result<()> {
     if !(crop_bpp > 0.0) {
         bail!("--crop-bpp must be positive");
     }
-    let page = report::write(&RunDir::new(&run), &out, &Options { anchors: anchor, crop_bpp })?;
+    let page = report::write(&RunDir::new(&run), &out, &Options { anchors: anchor, crop_bpp, published })?;
     eprintln!("report written to {}", page.display());
     Ok(())
 }
