@@ -5,6 +5,7 @@
 
 pub mod fractal;
 pub mod lossless;
+pub mod lossy;
 pub mod planes;
 pub mod vq;
 
@@ -20,5 +21,6 @@ pub fn codecs() -> Vec<Box<dyn Codec>> {
         Box::new(lossless::predictive::Predictive),
         Box::new(lossless::calic::Calic),
         Box::new(lossless::wavelet::Wavelet),
+        Box::new(lossy::dct::Dct),
         Box::new(vq::Vq), Box::new(fractal::Fractal)]
 }
