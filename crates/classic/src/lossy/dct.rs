@@ -244,6 +244,7 @@ fn encode_plane(enc: &mut RangeEncoder, ctx: &mut Contexts, plane: &Plane, table
 }
 
 /// Codes the AC coefficients of one block (zig-zag order); returns its non-zero mask.
+#[allow(clippy::needless_range_loop)] // `k` also picks the neighbour-mask bit and contexts
 fn encode_ac(enc: &mut RangeEncoder, ctx: &mut Contexts, q: &[i32; 64], left: u64, top: u64) -> u64 {
     let last = (1..64).rev().find(|&k| q[k] != 0);
     let coded_ctx = usize::from(left >> 1 != 0) + usize::from(top >> 1 != 0);
@@ -309,6 +310,7 @@ fn decode_plane(dec: &mut RangeDecoder, ctx: &mut Contexts, w: usize, h: usize, 
     Ok(out.cropped(w, h))
 }
 
+#[allow(clippy::needless_range_loop)] // `k` also picks the neighbour-mask bit and contexts
 fn decode_ac(dec: &mut RangeDecoder, ctx: &mut Contexts, q: &mut [i32; 64], left: u64, top: u64) -> Result<u64> {
     let coded_ctx = usize::from(left >> 1 != 0) + usize::from(top >> 1 != 0);
     if !dec.decode_bit(&mut ctx.coded[coded_ctx]) {
