@@ -1,6 +1,7 @@
 //! Rate–distortion and speed of `dct` on all of Kodak (ignored by default; run with
 //! `cargo test --release -p tessera-classic --test lossy_bench -- --ignored --nocapture`).
-//! Prints `quality mean_bpp mean_rgb_psnr mean_ms` lines, bpp counting the whole container.
+//! Prints `quality mean_bpp mean_rgb_psnr mean_ms` lines, bpp counting the whole container,
+//! then the BD-rate against the lab's same-run `cjpeg` curve in `runs/kodak-reference`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,13 +9,32 @@ use std::time::Instant;
 use tessera_classic::lossy::dct::Dct;
 use tessera_core::{pipeline, Container, EncodeParams};
 
+/// `(bpp, psnr_rgb)` of every point in a lab result file's `points` array.
+fn reference_curve(json: &str) -> Vec<(f64, f64)> {
+    let points = &json[json.find("\"points\"").expect("points")..];
+    let points = &points[..points.find("\"images\": [").unwrap_or(points.len())];
+    let number = |s: &str, key: &str| -> Option<f64> {
+        let rest = &s[s.find(key)? + key.len()..];
+        let rest = rest.trim_start_matches([':', ' ']);
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        rest[..end].trim().parse().ok()
+    };
+    points
+        .split("\"setting\"")
+        .skip(1)
+        .filter_map(|p| Some((number(p, "\"bpp\"")?, number(p, "\"psnr_rgb\"")?)))
+        .collect()
+}
+
 #[test]
 #[ignore]
 fn dct_on_kodak() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/kodak");
-    let images: Vec<_> =
-        (1..=24).map(|i| tessera_core::io::read_image(&dir.join(format!("kodim{i:02}.png"))).unwrap()).collect();
-    for q in [10.0, 20.0, 30.0, 50.0, 70.0, 80.0, 90.0, 95.0] {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let images: Vec<_> = (1..=24)
+        .map(|i| tessera_core::io::read_image(&root.join(format!("data/kodak/kodim{i:02}.png"))).unwrap())
+        .collect();
+    let mut curve = Vec::new();
+    for q in [5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0, 85.0, 92.0, 95.0] {
         let (mut bpp, mut psnr, mut ms) = (0.0, 0.0, 0.0);
         for img in &images {
             let t = Instant::now();
@@ -26,5 +46,11 @@ fn dct_on_kodak() {
         }
         let n = images.len() as f64;
         println!("dct {q} {:.4} {:.3} {:.1}", bpp / n, psnr / n, ms / n);
+        curve.push((bpp / n, psnr / n));
+    }
+    if let Ok(json) = std::fs::read_to_string(root.join("runs/kodak-reference/results/cjpeg.json")) {
+        let anchor = reference_curve(&json);
+        let bd = tessera_metrics::bd_rate(&anchor, &curve).unwrap();
+        println!("BD-rate vs cjpeg (RGB PSNR, {} anchor points): {bd:.2}%", anchor.len());
     }
 }

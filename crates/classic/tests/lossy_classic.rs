@@ -23,7 +23,10 @@ fn round_trip(img: &Image, params: &EncodeParams) -> (usize, f64) {
     let bytes = pipeline::compress(&Dct, img, params).unwrap();
     let c = Container::from_bytes(&bytes).unwrap();
     let back = pipeline::decode_container(&Dct, &c).unwrap();
-    assert_eq!((back.width(), back.height(), back.channels()), (img.width(), img.height(), img.channels()));
+    assert_eq!(
+        (back.width(), back.height(), back.channels()),
+        (img.width(), img.height(), img.channels())
+    );
     (bytes.len(), tessera_metrics::psnr(img, &back).unwrap())
 }
 
@@ -53,6 +56,34 @@ fn alpha_is_refused_and_bad_options_rejected() {
     let mut p = EncodeParams::with_quality(50.0);
     p.options.insert("subsampling".into(), "411".into());
     assert!(Dct.encode(&synthetic(8, 8, 3), &p).is_err());
+    let mut p = EncodeParams::with_quality(50.0);
+    p.options.insert("deblock".into(), "2".into());
+    assert!(Dct.encode(&synthetic(8, 8, 3), &p).is_err());
+}
+
+#[test]
+fn deblocking_and_zeroing_search_keep_round_trips_sound() {
+    let img = synthetic(45, 37, 3);
+    for effort in [1u8, 5, 9] {
+        for deblock in ["0", "1"] {
+            let mut p = EncodeParams::with_quality(30.0);
+            p.effort = effort;
+            p.options.insert("deblock".into(), deblock.into());
+            let (_, psnr) = round_trip(&img, &p);
+            assert!(psnr > 25.0, "effort {effort} deblock {deblock}: {psnr:.2} dB");
+        }
+    }
+    // The zeroing search only removes coefficients, so it never makes the payload larger
+    // by more than the adaptive contexts' drift.
+    let mut fast = EncodeParams::with_quality(60.0);
+    fast.effort = 1;
+    let a = Dct.encode(&img, &fast).unwrap().payload.len();
+    let b = Dct
+        .encode(&img, &EncodeParams::with_quality(60.0))
+        .unwrap()
+        .payload
+        .len();
+    assert!(b <= a + a / 50, "effort 5 payload {b} vs effort 1 payload {a}");
 }
 
 #[test]
@@ -71,7 +102,10 @@ fn psnr_rises_with_quality_on_every_kodak_image() {
         let mut last = (0usize, 0f64);
         for &q in &[10.0, 40.0, 75.0, 95.0] {
             let (size, psnr) = round_trip(&img, &EncodeParams::with_quality(q));
-            assert!(psnr > last.1 && size > last.0, "kodim{i:02} q{q}: {psnr:.2} dB, {size} bytes");
+            assert!(
+                psnr > last.1 && size > last.0,
+                "kodim{i:02} q{q}: {psnr:.2} dB, {size} bytes"
+            );
             last = (size, psnr);
         }
     }
@@ -104,7 +138,17 @@ fn corrupt_payloads_never_panic() {
             assert_eq!((out.width(), out.height(), out.channels()), (37, 29, 3));
         }
     }
-    for params in [vec![], vec![1, 0, 0], vec![1, 101, 0], vec![1, 50, 2], vec![9, 50, 0]] {
+    for params in [
+        vec![],
+        vec![1, 50, 0],
+        vec![2, 50, 0],
+        vec![2, 50, 0, 2],
+        vec![2, 0, 0, 0],
+        vec![1, 0, 0],
+        vec![1, 101, 0],
+        vec![1, 50, 2],
+        vec![9, 50, 0],
+    ] {
         assert!(Dct.decode(&header, &params, &enc.payload).is_err());
     }
 }

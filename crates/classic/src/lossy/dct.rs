@@ -15,6 +15,11 @@
 //! - magnitudes binarised as `>1`, `>2` (contexts from position band and how many non-zeros
 //!   the block already has) and an adaptive Exp-Golomb remainder; signs raw.
 //!
+//! At effort 5 and above the encoder drops isolated high-frequency ±1 levels whose estimated
+//! bits (from the live contexts) times `λ ∝ step²` exceed the error they remove. The decoder
+//! can smooth small steps across block edges (`deblock=0|1`, on by default below quality 50,
+//! stored in the parameters).
+//!
 //! Alpha is refused with `Unsupported` (use a lossless codec); 16-bit input is scaled to the
 //! 8-bit range for coding and back to 16 bits on decode.
 
@@ -26,11 +31,16 @@ use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 use super::dct_transform::{forward, inverse};
 use crate::planes::{from_ycbcr, from_ycbcr420, sizes_420, to_ycbcr, to_ycbcr420, Plane};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Largest quantised magnitude a stream may carry (an 8-bit DCT coefficient is below 2^11).
 const MAX_LEVEL: u32 = 1 << 12;
 /// Rounding offset for AC coefficients (0.5 would be plain rounding).
 const AC_ROUNDING: f32 = 0.38;
+/// Rate–distortion trade-off of the coefficient-zeroing search, in squared quantiser steps per
+/// bit (`λ = RDO_LAMBDA · step²`). Small, because the dead zone already drops most cheap ±1s.
+const RDO_LAMBDA: f64 = 0.03;
+/// The zeroing search leaves the first zig-zag positions alone (they carry most of the energy).
+const RDO_FIRST: usize = 6;
 
 /// JPEG Annex K luminance table, natural (row-major) order.
 const LUMA: [u16; 64] = [
@@ -47,8 +57,8 @@ const CHROMA: [u16; 64] = [
 /// Zig-zag scan: `ZIGZAG[i]` is the natural index of the i-th scanned coefficient.
 const ZIGZAG: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
-    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
-    54, 47, 55, 62, 63,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
 ];
 
 /// The DCT codec.
@@ -60,6 +70,10 @@ pub struct Dct;
 struct Settings {
     quality: u8,
     subsample: bool,
+    /// Whether the decoder smooths small steps across 8×8 block edges.
+    deblock: bool,
+    /// Whether the encoder runs the rate–distortion zeroing search (effort ≥ 5; encoder only).
+    rdo: bool,
 }
 
 impl Settings {
@@ -69,18 +83,37 @@ impl Settings {
         let subsample = match params.option::<String>("subsampling", default.to_string())?.as_str() {
             "420" => true,
             "444" => false,
-            other => return Err(Error::InvalidParam(format!("subsampling must be 420 or 444, not {other}"))),
+            other => {
+                return Err(Error::InvalidParam(format!(
+                    "subsampling must be 420 or 444, not {other}"
+                )))
+            }
         };
-        Ok(Settings { quality, subsample })
+        let deblock = match params.option::<u8>("deblock", u8::from(quality < 50))? {
+            0 => false,
+            1 => true,
+            other => return Err(Error::InvalidParam(format!("deblock must be 0 or 1, not {other}"))),
+        };
+        Ok(Settings {
+            quality,
+            subsample,
+            deblock,
+            rdo: params.effort >= 5,
+        })
     }
 
     fn to_bytes(self) -> Vec<u8> {
-        vec![VERSION, self.quality, u8::from(self.subsample)]
+        vec![VERSION, self.quality, u8::from(self.subsample), u8::from(self.deblock)]
     }
 
     fn from_bytes(b: &[u8]) -> Result<Settings> {
         match b {
-            [VERSION, q @ 1..=100, s @ 0..=1] => Ok(Settings { quality: *q, subsample: *s == 1 }),
+            [VERSION, q @ 1..=100, s @ 0..=1, d @ 0..=1] => Ok(Settings {
+                quality: *q,
+                subsample: *s == 1,
+                deblock: *d == 1,
+                rdo: false,
+            }),
             _ => Err(Error::corrupt("dct parameters are malformed")),
         }
     }
@@ -112,14 +145,22 @@ impl Codec for Dct {
 
     fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
         let s = Settings::from_params(params)?;
-        let planes = if s.subsample { to_ycbcr420(image)? } else { to_ycbcr(image)? };
+        let planes = if s.subsample {
+            to_ycbcr420(image)?
+        } else {
+            to_ycbcr(image)?
+        };
         let mut enc = RangeEncoder::new();
         let mut ctx = [Contexts::new(), Contexts::new()];
         for (i, plane) in planes.iter().enumerate() {
             let chroma = i > 0;
-            encode_plane(&mut enc, &mut ctx[usize::from(chroma)], plane, &s.table(chroma));
+            encode_plane(&mut enc, &mut ctx[usize::from(chroma)], plane, &s.table(chroma), s.rdo);
         }
-        Ok(Encoded { params: s.to_bytes(), payload: enc.finish(), model: None })
+        Ok(Encoded {
+            params: s.to_bytes(),
+            payload: enc.finish(),
+            model: None,
+        })
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -132,9 +173,15 @@ impl Codec for Dct {
         for (i, &(w, h)) in sizes.iter().enumerate() {
             let chroma = i > 0;
             let (w, h) = if s.subsample { (w, h) } else { full };
-            planes.push(decode_plane(&mut dec, &mut ctx[usize::from(chroma)], w, h, &s.table(chroma))?);
+            let table = s.table(chroma);
+            let mut plane = decode_plane(&mut dec, &mut ctx[usize::from(chroma)], w, h, &table)?;
+            if s.deblock {
+                deblock(&mut plane, &table);
+            }
+            planes.push(plane);
         }
-        dec.check_end().map_err(|_| Error::Truncated("dct payload ends early".into()))?;
+        dec.check_end()
+            .map_err(|_| Error::Truncated("dct payload ends early".into()))?;
         if s.subsample {
             from_ycbcr420(planes, header)
         } else {
@@ -213,7 +260,7 @@ fn neighbour_masks(info: &[BlockInfo], bx: usize, by: usize, gw: usize) -> (u64,
     (left, top)
 }
 
-fn encode_plane(enc: &mut RangeEncoder, ctx: &mut Contexts, plane: &Plane, table: &[f32; 64]) {
+fn encode_plane(enc: &mut RangeEncoder, ctx: &mut Contexts, plane: &Plane, table: &[f32; 64], rdo: bool) {
     let (gw, gh) = (plane.width.div_ceil(8), plane.height.div_ceil(8));
     let p = plane.padded(gw * 8, gh * 8);
     let mut info = vec![BlockInfo::default(); gw * gh];
@@ -228,17 +275,54 @@ fn encode_plane(enc: &mut RangeEncoder, ctx: &mut Contexts, plane: &Plane, table
             }
             forward(&mut block);
             let mut q = [0i32; 64];
+            let mut v = [0f32; 64];
             for (k, &n) in ZIGZAG.iter().enumerate() {
-                let v = block[n] / table[n];
+                v[k] = block[n] / table[n];
                 let r = if k == 0 { 0.5 } else { AC_ROUNDING };
-                let m = (v.abs() + r).floor().min(MAX_LEVEL as f32) as i32;
-                q[k] = if v < 0.0 { -m } else { m };
+                let m = (v[k].abs() + r).floor().min(MAX_LEVEL as f32) as i32;
+                q[k] = if v[k] < 0.0 { -m } else { m };
             }
             let pred = predict_dc(&info, bx, by, gw);
             ctx.dc.encode_signed(enc, q[0] - pred);
             let (left, top) = neighbour_masks(&info, bx, by, gw);
+            if rdo {
+                zero_isolated_ones(ctx, &mut q, &v, left, top);
+            }
             let mask = encode_ac(enc, ctx, &q, left, top);
             info[by * gw + bx] = BlockInfo { dc: q[0], mask };
+        }
+    }
+}
+
+/// Rate–distortion zeroing: an isolated ±1 beyond the first positions is dropped when the
+/// bits it costs under the current contexts, times `λ = RDO_LAMBDA · step²`, exceed the
+/// distortion its removal adds. With `v` the coefficient in steps, dropping it raises the
+/// squared error by `step² (2|v| − 1)`, so the step cancels.
+/// Scanning from the end lets a dropped last coefficient also save the zeros before it.
+fn zero_isolated_ones(ctx: &Contexts, q: &mut [i32; 64], v: &[f32; 64], left: u64, top: u64) {
+    let sig = |k: usize, bit: bool| ctx.sig[k][(((left >> k) & 1) + ((top >> k) & 1)) as usize].cost(bit);
+    for k in (RDO_FIRST..64).rev() {
+        if q[k].abs() != 1 || q[k - 1] != 0 || (k < 63 && q[k + 1] != 0) {
+            continue;
+        }
+        // Cost of the coefficient itself: significance, "not > 1", sign.
+        let mut bits = sig(k, true) - sig(k, false) + ctx.gt1[band(k)][0].cost(false) + 1.0;
+        let last = (1..64).rev().find(|&j| q[j] != 0).unwrap_or(0);
+        if k == last {
+            let prev = (1..k).rev().find(|&j| q[j] != 0);
+            bits += (prev.unwrap_or(0) + 1..k).map(|j| sig(j, false)).sum::<f64>();
+            if k < 63 {
+                bits += ctx.last[k].cost(true);
+            }
+            if let Some(p) = prev {
+                bits += ctx.last[p].cost(false) - ctx.last[p].cost(true);
+            }
+        } else if k < 63 {
+            bits += ctx.last[k].cost(false);
+        }
+        let added = 2.0 * f64::from(v[k].abs()) - 1.0;
+        if RDO_LAMBDA * bits > added {
+            q[k] = 0;
         }
     }
 }
@@ -345,4 +429,40 @@ fn decode_ac(dec: &mut RangeDecoder, ctx: &mut Contexts, q: &mut [i32; 64], left
         }
     }
     Ok(mask)
+}
+
+/// Decoder-side deblocking: across every 8×8 block edge, a step that is small against the
+/// quantiser (a blocking artefact rather than an image edge) is spread over the two pixels on
+/// each side. The threshold follows the DC and first AC steps of the plane's table.
+fn deblock(p: &mut Plane, table: &[f32; 64]) {
+    let limit = 0.5 * (table[0] + table[1]).min(64.0);
+    let smooth = |a: f32, b: f32, c: f32, d: f32| -> Option<(f32, f32, f32, f32)> {
+        let step = c - b;
+        if step.abs() >= limit || (b - a).abs() >= limit / 2.0 || (d - c).abs() >= limit / 2.0 {
+            return None;
+        }
+        Some((a + step / 8.0, b + step / 4.0, c - step / 4.0, d - step / 8.0))
+    };
+    let (w, h) = (p.width, p.height);
+    for y in 0..h {
+        let row = y * w;
+        for x in (8..w.saturating_sub(1)).step_by(8) {
+            let i = row + x;
+            if x < 2 {
+                continue;
+            }
+            if let Some((a, b, c, d)) = smooth(p.data[i - 2], p.data[i - 1], p.data[i], p.data[i + 1]) {
+                (p.data[i - 2], p.data[i - 1], p.data[i], p.data[i + 1]) = (a, b, c, d);
+            }
+        }
+    }
+    for y in (8..h.saturating_sub(1)).step_by(8) {
+        for x in 0..w {
+            let i = y * w + x;
+            let (a, b, c, d) = (p.data[i - 2 * w], p.data[i - w], p.data[i], p.data[i + w]);
+            if let Some((a, b, c, d)) = smooth(a, b, c, d) {
+                (p.data[i - 2 * w], p.data[i - w], p.data[i], p.data[i + w]) = (a, b, c, d);
+            }
+        }
+    }
 }
