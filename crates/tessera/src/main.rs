@@ -23,6 +23,8 @@ enum Command {
     Lab(cli::lab::Command),
     #[command(flatten)]
     Report(cli::report::Command),
+    #[command(flatten)]
+    Train(cli::train::Command),
 }
 
 fn main() {
@@ -32,6 +34,7 @@ fn main() {
         Command::Entropy(c) => cli::entropy::run(c),
         Command::Lab(c) => cli::lab::run(c),
         Command::Report(c) => cli::report::run(c),
+        Command::Train(c) => cli::train::run(c),
     };
     if let Err(e) = result {
         eprintln!("tessera: {e:#}");

@@ -6,7 +6,9 @@ pub use tessera_core::pipeline::compress;
 
 /// All codecs.
 pub fn codecs() -> Vec<Box<dyn Codec>> {
-    tessera_classic::codecs()
+    let mut all = tessera_classic::codecs();
+    all.extend(tessera_neural::codecs());
+    all
 }
 
 /// The codec called `name`.

@@ -149,6 +149,21 @@ impl QuantizedCdf {
         Ok(QuantizedCdf { lo, hi, table })
     }
 
+    /// A table from stored integer frequencies of `lo..=hi` followed by the escape's (a learned
+    /// density's table, say). Every frequency must be at least 1 and the sum a power of two
+    /// of at most 2^24 bits, as [`QuantizedCdf::new`] makes them.
+    pub fn from_frequencies(lo: i32, hi: i32, frequencies: &[u32]) -> Result<Self> {
+        let span = i64::from(hi) - i64::from(lo) + 1;
+        if span < 1 || span as usize > MAX_SUPPORT || frequencies.len() as i64 != span + 1 {
+            return Err(Error::InvalidModel(format!("support {lo}..={hi} with {} frequencies", frequencies.len())));
+        }
+        let total: u64 = frequencies.iter().map(|&f| u64::from(f)).sum();
+        if frequencies.contains(&0) || !total.is_power_of_two() || total > 1 << 24 {
+            return Err(Error::InvalidModel("frequencies must be positive and sum to a power of two".into()));
+        }
+        Ok(QuantizedCdf { lo, hi, table: FrequencyTable::from_counts(frequencies)? })
+    }
+
     /// The escape symbol's index.
     fn escape(&self) -> usize {
         self.table.num_symbols() - 1

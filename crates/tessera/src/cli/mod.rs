@@ -6,3 +6,4 @@ pub mod entropy;
 pub mod io;
 pub mod lab;
 pub mod report;
+pub mod train;

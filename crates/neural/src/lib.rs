@@ -1,0 +1,17 @@
+//! Learned codecs on burn's pure-Rust CPU backend: the photo models (factorised prior and
+//! mean-scale hyperprior), their training, and the codecs that code their latents with
+//! `tessera-entropy`.
+
+pub mod fixed;
+pub mod layers;
+pub mod photo;
+pub mod rng;
+
+/// The learned codecs.
+pub fn codecs() -> Vec<Box<dyn tessera_core::Codec>> {
+    use photo::{codec::PhotoCodec, model::Kind};
+    vec![
+        Box::new(PhotoCodec::new(Kind::Factorized)),
+        Box::new(PhotoCodec::new(Kind::Hyperprior)),
+    ]
+}

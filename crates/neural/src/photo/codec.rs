@@ -1,0 +1,507 @@
+//! The codecs `factorized` and `hyperprior`: analysis transform → rounding → range coding of
+//! the latents with integer tables → synthesis transform.
+//!
+//! Decoding is bit-exact everywhere: the factorised tables are stored integers, and the
+//! hyperprior's means and scales come from the fixed-point hyper-synthesis ([`crate::fixed`]),
+//! so the decoder selects exactly the tables the encoder used. Only the synthesis transform
+//! runs in floating point, after every symbol is decoded.
+
+use std::sync::{Arc, OnceLock};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, ModelTag, Result};
+use tessera_entropy::model::{GaussianScaleTable, QuantizedCdf};
+use tessera_entropy::range::{RangeDecoder, RangeEncoder};
+
+use super::model::{Kind, PhotoModel, ALIGN};
+use super::weights::{self, ModelFile};
+use crate::fixed::{self, Conv, Map};
+use crate::layers::gaussian::SCALE_MIN;
+
+/// Format version of the codec parameters.
+const VERSION: u8 = 1;
+/// Highest quality index looked for.
+pub const MAX_QUALITY: u8 = 8;
+/// Quality used when none is given.
+const DEFAULT_QUALITY: u8 = 2;
+/// The scale ladder of the Gaussian tables: `SCALE_MIN · SCALE_RATIO^i`, computed with plain
+/// multiplications (exactly rounded, so every machine builds the same tables).
+const SCALE_RATIO: f64 = 1.13;
+const SCALE_COUNT: usize = 64;
+/// Largest image the transforms run on whole (about 3 GB of activations at this size).
+const MAX_PIXELS: usize = 1 << 24;
+
+/// A learned photo codec.
+pub struct PhotoCodec {
+    kind: Kind,
+}
+
+impl PhotoCodec {
+    pub fn new(kind: Kind) -> Self {
+        Self { kind }
+    }
+
+    fn model_name(&self, q: u8) -> String {
+        format!("{}-q{q}", self.kind.name())
+    }
+
+    fn load(&self, q: u8) -> Result<Arc<ModelFile>> {
+        let name = self.model_name(q);
+        let file = weights::load_cached(&name, &device())?;
+        if file.meta.config()?.kind != self.kind {
+            return Err(Error::InvalidParam(format!(
+                "{name}.safetensors holds a {} model",
+                file.meta.kind
+            )));
+        }
+        Ok(file)
+    }
+
+    /// Qualities with weights present.
+    pub fn available(&self) -> Vec<u8> {
+        (1..=MAX_QUALITY)
+            .filter(|&q| weights::find(&self.model_name(q)).is_ok())
+            .collect()
+    }
+
+    fn encode_quality(&self, image: &Image, q: u8) -> Result<Encoded> {
+        encode_with(&*self.load(q)?, image, q)
+    }
+
+    /// The smallest-error model whose container meets `target_bpp`, or the smallest file that
+    /// meets `target_psnr`: every shipped quality is tried.
+    fn encode_target(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        let pixels = image.pixel_count() as f64;
+        let mut chosen: Option<Encoded> = None;
+        let mut qs = self.available();
+        if params.target_bpp.is_some() {
+            qs.reverse();
+        }
+        for q in qs {
+            let enc = self.encode_quality(image, q)?;
+            let header = Header::for_image(self.name(), image, enc.model.clone());
+            let container = tessera_core::Container {
+                header,
+                params: enc.params.clone(),
+                payload: enc.payload.clone(),
+            };
+            let bytes = container.to_bytes()?;
+            let fits = params
+                .target_bpp
+                .is_none_or(|b| bytes.len() as f64 * 8.0 / pixels <= b);
+            let good = match params.target_psnr {
+                Some(t) => {
+                    psnr_rgb(
+                        image,
+                        &tessera_core::pipeline::decode_container(self, &container)?,
+                    ) >= t
+                }
+                None => true,
+            };
+            if fits && good {
+                return Ok(enc);
+            }
+            chosen = Some(enc);
+        }
+        match (chosen, params.target_bpp) {
+            (Some(_), Some(b)) => Err(Error::InvalidParam(format!(
+                "no {} model reaches {b} bpp on this image",
+                self.name()
+            ))),
+            (Some(enc), None) => Ok(enc),
+            (None, _) => Err(self
+                .load(1)
+                .err()
+                .unwrap_or(Error::InvalidParam("no shipped model".into()))),
+        }
+    }
+}
+
+impl Codec for PhotoCodec {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn summary(&self) -> &'static str {
+        match self.kind {
+            Kind::Factorized => "learned transform codec with a factorised prior (Ballé 2018); -q picks the model",
+            Kind::Hyperprior => "learned transform codec with a mean-scale hyperprior (Minnen 2018); -q picks the model",
+        }
+    }
+
+    fn is_lossless(&self) -> bool {
+        false
+    }
+
+    fn handles_targets(&self) -> bool {
+        true
+    }
+
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        check_input(image)?;
+        if params.target_bpp.is_some() || params.target_psnr.is_some() {
+            return self.encode_target(image, params);
+        }
+        let q = params.quality_or(f32::from(DEFAULT_QUALITY))?.round();
+        if q > f32::from(MAX_QUALITY) {
+            return Err(Error::InvalidParam(format!(
+                "{} qualities are 1..={MAX_QUALITY} (one model each; present: {:?})",
+                self.name(),
+                self.available()
+            )));
+        }
+        self.encode_quality(image, q as u8)
+    }
+
+    fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
+        let file = self.load(parse_params(params)?)?;
+        if file.meta.config()?.kind != self.kind {
+            return Err(Error::corrupt("model of another kind"));
+        }
+        decode_with(&file, header, params, payload)
+    }
+
+    fn model(&self, params: &[u8]) -> Option<ModelTag> {
+        let q = parse_params(params).ok()?;
+        let name = self.model_name(q);
+        let bytes = weights::find(&name).ok()?;
+        use sha2::Digest;
+        Some(ModelTag {
+            name,
+            hash: sha2::Sha256::digest(&bytes).into(),
+        })
+    }
+}
+
+/// Encodes `image` with the loaded model `file`, recording quality index `q`.
+pub fn encode_with(file: &ModelFile, image: &Image, q: u8) -> Result<Encoded> {
+    check_input(image)?;
+    let kind = file.meta.config()?.kind;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (pw, ph) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
+    let dev = device();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(to_planar_padded(image, pw, ph), [1, 3, ph, pw]),
+        &dev,
+    );
+    let y = file.model.analysis.forward(x);
+    let mut enc = RangeEncoder::new();
+    match kind {
+        Kind::Factorized => {
+            let v = values(y.clone());
+            code_factorized(&mut enc, file, &v, (ph / 16) * (pw / 16))?;
+        }
+        Kind::Hyperprior => {
+            let hyper = file
+                .model
+                .hyper
+                .as_ref()
+                .ok_or(Error::corrupt("hyperprior model without hyperprior"))?;
+            let z = values(hyper.analysis(y.clone()));
+            let zq = code_factorized(&mut enc, file, &z, (ph / 64) * (pw / 64))?;
+            let (means, scales) = hyper_params(file, &zq, ph / 64, pw / 64)?;
+            let table = scale_table()?;
+            for (i, &v) in values(y).iter().enumerate() {
+                let mu = means[i];
+                let sym = clamp_symbol((v - mu).round());
+                let t = table
+                    .table(table.index_for(scales[i]))
+                    .ok_or(Error::corrupt("scale table"))?;
+                t.encode_value(&mut enc, sym)?;
+            }
+        }
+    }
+    Ok(Encoded {
+        params: vec![VERSION, q],
+        payload: enc.finish(),
+        model: Some(file.tag.clone()),
+    })
+}
+
+/// Decodes a payload with the loaded model `file`, which the container must name.
+pub fn decode_with(
+    file: &ModelFile,
+    header: &Header,
+    params: &[u8],
+    payload: &[u8],
+) -> Result<Image> {
+    parse_params(params)?;
+    if header.model.as_ref() != Some(&file.tag) {
+        return Err(Error::corrupt(
+            "container does not name this model's weights",
+        ));
+    }
+    if header.frames != 1 || !matches!(header.channels, 1 | 3) || header.bit_depth != 8 {
+        return Err(Error::corrupt("geometry this codec does not write"));
+    }
+    let (w, h) = (header.width as usize, header.height as usize);
+    check_size(w, h)?;
+    let (pw, ph) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
+    let (yh, yw) = (ph / 16, pw / 16);
+    let m = file.meta.m;
+    let mut dec = RangeDecoder::new(payload);
+    let y_hat: Vec<f32> = match file.meta.config()?.kind {
+        Kind::Factorized => decode_factorized(&mut dec, file, yh * yw)?,
+        Kind::Hyperprior => {
+            let (zh, zw) = (ph / 64, pw / 64);
+            let zq = decode_factorized(&mut dec, file, zh * zw)?;
+            let (means, scales) = hyper_params(file, &zq, zh, zw)?;
+            let table = scale_table()?;
+            let mut out = Vec::with_capacity(m * yh * yw);
+            for (mu, s) in means.iter().zip(&scales) {
+                let t = table
+                    .table(table.index_for(*s))
+                    .ok_or(Error::corrupt("scale table"))?;
+                out.push(t.decode_value(&mut dec)? as f32 + mu);
+            }
+            out
+        }
+    };
+    dec.check_end()?;
+    let y = Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &device());
+    let x = values(file.model.synthesis.forward(y));
+    Ok(from_planar(&x, pw, ph, w, h, header.channels))
+}
+
+/// The inference device: burn's Flex CPU backend without autodiff.
+pub fn device() -> Device {
+    Device::flex()
+}
+
+fn check_input(image: &Image) -> Result<()> {
+    if image.frames() != 1 {
+        return Err(Error::Unsupported(
+            "learned photo codecs take one image, not a set".into(),
+        ));
+    }
+    if image.bit_depth() != 8 || !matches!(image.channels(), 1 | 3) {
+        return Err(Error::Unsupported(format!(
+            "learned photo codecs take 8-bit gray or RGB (got {} channels of {} bits; alpha is not carried)",
+            image.channels(),
+            image.bit_depth()
+        )));
+    }
+    check_size(image.width() as usize, image.height() as usize)
+}
+
+fn check_size(w: usize, h: usize) -> Result<()> {
+    if w.div_ceil(ALIGN) * h.div_ceil(ALIGN) * ALIGN * ALIGN > MAX_PIXELS {
+        return Err(Error::Limit(format!(
+            "learned photo codecs take images of at most {MAX_PIXELS} pixels (got {w}×{h})"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_params(params: &[u8]) -> Result<u8> {
+    match params {
+        [VERSION, q] if (1..=MAX_QUALITY).contains(q) => Ok(*q),
+        [VERSION, _] => Err(Error::corrupt("quality index")),
+        _ => Err(Error::corrupt("codec parameters")),
+    }
+}
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+fn clamp_symbol(v: f32) -> i32 {
+    // Latents of real photos stay within a few hundred; the clamp only guards the cast.
+    v.clamp(-1e6, 1e6) as i32
+}
+
+/// Codes `v` (`[channels, count]`) with the model's factorised tables; returns the symbols.
+fn code_factorized(
+    enc: &mut RangeEncoder,
+    file: &ModelFile,
+    v: &[f32],
+    count: usize,
+) -> Result<Vec<i32>> {
+    let mut out = Vec::with_capacity(v.len());
+    for (c, t) in file.meta.tables.iter().enumerate() {
+        let cdf = QuantizedCdf::from_frequencies(t.lo, t.hi, &t.frequencies)?;
+        for &x in &v[c * count..][..count] {
+            let q = clamp_symbol((x - t.median).round());
+            cdf.encode_value(enc, q)?;
+            out.push(q);
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes what [`code_factorized`] wrote: the symbols, or for the factorised model the latents.
+fn decode_factorized(dec: &mut RangeDecoder, file: &ModelFile, count: usize) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(file.meta.tables.len() * count);
+    for t in &file.meta.tables {
+        let cdf = QuantizedCdf::from_frequencies(t.lo, t.hi, &t.frequencies)?;
+        for _ in 0..count {
+            let q = cdf.decode_value(dec)?;
+            out.push(if file.meta.config()?.kind == Kind::Factorized {
+                q as f32 + t.median
+            } else {
+                q as f32
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Means and scales of `y` from the side information's symbols, in fixed point.
+fn hyper_params<Q: Copy + Into<f64>>(
+    file: &ModelFile,
+    zq: &[Q],
+    zh: usize,
+    zw: usize,
+) -> Result<(Vec<f32>, Vec<f64>)> {
+    let n = file.meta.n;
+    let count = zh * zw;
+    let mut data = Vec::with_capacity(zq.len());
+    for (c, t) in file.meta.tables.iter().enumerate() {
+        let median = fixed::to_fixed(t.median, fixed::FRAC, 1 << 40);
+        for &q in &zq[c * count..][..count] {
+            let q: f64 = q.into();
+            data.push((q as i64).clamp(-(1 << 24), 1 << 24) * (1 << fixed::FRAC) + median);
+        }
+    }
+    let z = Map {
+        channels: n,
+        height: zh,
+        width: zw,
+        data,
+    };
+    let layers = hyper_layers(&file.model)?;
+    let mut x = z;
+    for l in &layers[..2] {
+        x = l.forward(&x).relu();
+    }
+    let out = layers[2].forward(&x);
+    let m = file.meta.m;
+    let plane = out.height * out.width;
+    let unit = f64::from(1u32 << fixed::FRAC);
+    let means = out.data[..m * plane]
+        .iter()
+        .map(|&v| (v as f64 / unit) as f32)
+        .collect();
+    let scales = out.data[m * plane..]
+        .iter()
+        .map(|&v| (v as f64 / unit).max(f64::from(SCALE_MIN)))
+        .collect();
+    Ok((means, scales))
+}
+
+/// The hyper-synthesis as fixed-point layers.
+fn hyper_layers(model: &PhotoModel) -> Result<Vec<Conv>> {
+    let hyper = model
+        .hyper
+        .as_ref()
+        .ok_or(Error::corrupt("model without hyperprior"))?;
+    let bad = || Error::corrupt("hyper-synthesis weights");
+    let mut layers = Vec::new();
+    for d in &hyper.hs_deconvs {
+        let [cin, cout, k, _] = d.weight.val().dims();
+        let w = d
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|_| bad())?;
+        let b = d
+            .bias
+            .as_ref()
+            .ok_or_else(bad)?
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|_| bad())?;
+        layers.push(Conv::new(cin, cout, k, true, &w, &b).ok_or_else(bad)?);
+    }
+    let c = &hyper.hs_out;
+    let [cout, cin, k, _] = c.weight.val().dims();
+    let w = c
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|_| bad())?;
+    let b = c
+        .bias
+        .as_ref()
+        .ok_or_else(bad)?
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|_| bad())?;
+    layers.push(Conv::new(cin, cout, k, false, &w, &b).ok_or_else(bad)?);
+    Ok(layers)
+}
+
+/// The Gaussian tables, built once.
+fn scale_table() -> Result<&'static GaussianScaleTable> {
+    static TABLE: OnceLock<std::result::Result<GaussianScaleTable, String>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let mut scales = Vec::with_capacity(SCALE_COUNT);
+            let mut s = f64::from(SCALE_MIN);
+            for _ in 0..SCALE_COUNT {
+                scales.push(s);
+                s *= SCALE_RATIO;
+            }
+            GaussianScaleTable::new(&scales, weights::TABLE_BITS).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::InvalidParam(e.clone()))
+}
+
+/// Planar [0, 1] RGB padded to `pw`×`ph` by repeating the last row and column (gray repeated
+/// into the three channels).
+fn to_planar_padded(image: &Image, pw: usize, ph: usize) -> Vec<f32> {
+    let (w, h, c) = (
+        image.width() as usize,
+        image.height() as usize,
+        image.channels() as usize,
+    );
+    let s = image.samples();
+    let mut out = vec![0.0f32; 3 * pw * ph];
+    for ch in 0..3 {
+        let src = if c == 1 { 0 } else { ch };
+        for y in 0..ph {
+            for x in 0..pw {
+                let v = s[(y.min(h - 1) * w + x.min(w - 1)) * c + src];
+                out[(ch * ph + y) * pw + x] = f32::from(v) / 255.0;
+            }
+        }
+    }
+    out
+}
+
+/// The decoded planes, cropped and rounded to 8 bits (gray: the mean of the three).
+fn from_planar(v: &[f32], pw: usize, ph: usize, w: usize, h: usize, channels: u8) -> Image {
+    let px =
+        |ch: usize, x: usize, y: usize| (v[(ch * ph + y) * pw + x].clamp(0.0, 1.0) * 255.0).round();
+    let mut out = Vec::with_capacity(w * h * channels as usize);
+    for y in 0..h {
+        for x in 0..w {
+            if channels == 1 {
+                out.push(((px(0, x, y) + px(1, x, y) + px(2, x, y)) / 3.0).round() as u8);
+            } else {
+                out.extend((0..3).map(|c| px(c, x, y) as u8));
+            }
+        }
+    }
+    Image::from_u8(w as u32, h as u32, channels, &out).expect("geometry checked by the container")
+}
+
+fn psnr_rgb(a: &Image, b: &Image) -> f64 {
+    let se: f64 = a
+        .samples()
+        .iter()
+        .zip(b.samples())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    let mse = se / a.samples().len().max(1) as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+}

@@ -1,0 +1,7 @@
+//! Learned photo codecs: analysis transform → quantisation → arithmetic coding → synthesis.
+
+pub mod codec;
+pub mod data;
+pub mod model;
+pub mod train;
+pub mod weights;

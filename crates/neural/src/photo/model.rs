@@ -1,0 +1,290 @@
+//! The photo models: the factorised prior (Ballé et al. 2018) and the mean-scale hyperprior
+//! (Minnen et al. 2018 without the autoregressive context), sized for a CPU.
+//!
+//! Analysis `g_a`: four 5×5 stride-2 convolutions with GDN between them, so a latent pixel
+//! covers 16×16 image pixels. Synthesis `g_s`: the mirror with transposed convolutions and
+//! inverse GDN. The hyperprior adds `h_a` (3×3, then two 5×5 stride-2 convolutions with ReLU)
+//! and `h_s` (two 5×5 stride-2 transposed convolutions and a 3×3 convolution) predicting a
+//! mean and a scale for every latent.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::layers::density::FactorizedDensity;
+use crate::layers::gaussian;
+use crate::layers::gdn::Gdn;
+use crate::rng::Rng;
+
+/// Which entropy model a photo model uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A learned density per latent channel.
+    Factorized,
+    /// A Gaussian per latent with mean and scale from side information.
+    Hyperprior,
+}
+
+impl Kind {
+    /// The codec / model family name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Factorized => "factorized",
+            Kind::Hyperprior => "hyperprior",
+        }
+    }
+
+    /// Parses a family name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "factorized" => Some(Kind::Factorized),
+            "hyperprior" => Some(Kind::Hyperprior),
+            _ => None,
+        }
+    }
+}
+
+/// Shape of a photo model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub kind: Kind,
+    /// Channels inside the transforms.
+    pub n: usize,
+    /// Latent channels.
+    pub m: usize,
+}
+
+/// Every spatial size must be a multiple of this (four stride-2 layers, two more in `h_a`).
+pub const ALIGN: usize = 64;
+
+/// The analysis transform `g_a`.
+#[derive(Module, Debug)]
+pub struct Analysis {
+    convs: Vec<Conv2d>,
+    gdns: Vec<Gdn>,
+}
+
+/// The synthesis transform `g_s`.
+#[derive(Module, Debug)]
+pub struct Synthesis {
+    deconvs: Vec<ConvTranspose2d>,
+    igdns: Vec<Gdn>,
+}
+
+/// The hyper-analysis `h_a` and hyper-synthesis `h_s`, with the side information's density.
+#[derive(Module, Debug)]
+pub struct Hyper {
+    pub ha: Vec<Conv2d>,
+    pub hs_deconvs: Vec<ConvTranspose2d>,
+    pub hs_out: Conv2d,
+    pub density: FactorizedDensity,
+}
+
+/// A photo model: transforms and entropy model.
+#[derive(Module, Debug)]
+pub struct PhotoModel {
+    pub analysis: Analysis,
+    pub synthesis: Synthesis,
+    /// The factorised prior over `y` (factorised model only).
+    pub density: Option<FactorizedDensity>,
+    /// The hyperprior (hyperprior model only).
+    pub hyper: Option<Hyper>,
+}
+
+fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+    let p = k / 2;
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .init(device)
+}
+
+fn deconv(cin: usize, cout: usize, device: &Device) -> ConvTranspose2d {
+    ConvTranspose2dConfig::new([cin, cout], [5, 5])
+        .with_stride([2, 2])
+        .with_padding([2, 2])
+        .with_padding_out([1, 1])
+        .init(device)
+}
+
+impl Analysis {
+    fn new(n: usize, m: usize, device: &Device) -> Self {
+        let convs = vec![
+            conv(3, n, 5, 2, device),
+            conv(n, n, 5, 2, device),
+            conv(n, n, 5, 2, device),
+            conv(n, m, 5, 2, device),
+        ];
+        let gdns = (0..3).map(|_| Gdn::new(n, false, device)).collect();
+        Self { convs, gdns }
+    }
+
+    /// `[b, 3, h, w]` in [0, 1] → `[b, m, h/16, w/16]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = x;
+        for (i, c) in self.convs.iter().enumerate() {
+            x = c.forward(x);
+            if let Some(g) = self.gdns.get(i) {
+                x = g.forward(x);
+            }
+        }
+        x
+    }
+}
+
+impl Synthesis {
+    fn new(n: usize, m: usize, device: &Device) -> Self {
+        let deconvs = vec![
+            deconv(m, n, device),
+            deconv(n, n, device),
+            deconv(n, n, device),
+            deconv(n, 3, device),
+        ];
+        let igdns = (0..3).map(|_| Gdn::new(n, true, device)).collect();
+        Self { deconvs, igdns }
+    }
+
+    /// `[b, m, h, w]` → `[b, 3, 16h, 16w]`.
+    pub fn forward(&self, y: Tensor<4>) -> Tensor<4> {
+        let mut x = y;
+        for (i, d) in self.deconvs.iter().enumerate() {
+            x = d.forward(x);
+            if let Some(g) = self.igdns.get(i) {
+                x = g.forward(x);
+            }
+        }
+        x
+    }
+}
+
+impl Hyper {
+    fn new(n: usize, m: usize, rng: &mut Rng, device: &Device) -> Self {
+        let mid = m * 3 / 2;
+        Self {
+            ha: vec![
+                conv(m, n, 3, 1, device),
+                conv(n, n, 5, 2, device),
+                conv(n, n, 5, 2, device),
+            ],
+            hs_deconvs: vec![deconv(n, m, device), deconv(m, mid, device)],
+            hs_out: conv(mid, 2 * m, 3, 1, device),
+            density: FactorizedDensity::new(n, rng, device),
+        }
+    }
+
+    /// `h_a`: latents → side information.
+    pub fn analysis(&self, y: Tensor<4>) -> Tensor<4> {
+        let mut z = self.ha[0].forward(y);
+        for c in &self.ha[1..] {
+            z = c.forward(relu(z));
+        }
+        z
+    }
+
+    /// `h_s`: side information → (means, scales) of the latents.
+    pub fn synthesis(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let mut x = z;
+        for d in &self.hs_deconvs {
+            x = relu(d.forward(x));
+        }
+        let out = self.hs_out.forward(x);
+        let [b, c2, h, w] = out.dims();
+        let m = c2 / 2;
+        let means = out.clone().slice([0..b, 0..m, 0..h, 0..w]);
+        let scales = out.slice([0..b, m..c2, 0..h, 0..w]);
+        (means, scales)
+    }
+}
+
+/// What one forward pass gives for training or evaluation.
+pub struct Output {
+    pub x_hat: Tensor<4>,
+    /// Estimated bits of the latents and of the side information (summed over the batch).
+    pub bits: Tensor<1>,
+}
+
+/// How latents are quantised in a forward pass.
+pub enum Quantise<'a> {
+    /// Additive uniform noise from the generator (training).
+    Noise(&'a mut Rng),
+    /// Rounding around the medians / means (evaluation, the coder's rate).
+    Round,
+}
+
+impl PhotoModel {
+    /// A freshly initialised model, the same for the same generator state.
+    pub fn new(cfg: Config, rng: &mut Rng, device: &Device) -> Self {
+        // burn's layer initialisers draw from the backend's global generator: seed it from
+        // ours, and hold a lock so that no other model creation draws in between.
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        device.seed(rng.next_u64());
+        let analysis = Analysis::new(cfg.n, cfg.m, device);
+        let synthesis = Synthesis::new(cfg.n, cfg.m, device);
+        let (density, hyper) = match cfg.kind {
+            Kind::Factorized => (Some(FactorizedDensity::new(cfg.m, rng, device)), None),
+            Kind::Hyperprior => (None, Some(Hyper::new(cfg.n, cfg.m, rng, device))),
+        };
+        Self {
+            analysis,
+            synthesis,
+            density,
+            hyper,
+        }
+    }
+
+    /// Forward pass with estimated rate.
+    pub fn forward(&self, x: Tensor<4>, mut q: Quantise<'_>) -> Output {
+        let y = self.analysis.forward(x);
+        let (y_hat, bits) = if let Some(density) = &self.density {
+            let y_hat = quantise(y, density.medians(), &mut q);
+            let bits = neg_log2_sum(density.likelihood(y_hat.clone()));
+            (y_hat, bits)
+        } else if let Some(hyper) = &self.hyper {
+            let z = hyper.analysis(y.clone());
+            let z_hat = quantise(z, hyper.density.medians(), &mut q);
+            let z_bits = neg_log2_sum(hyper.density.likelihood(z_hat.clone()));
+            let (means, scales) = hyper.synthesis(z_hat);
+            let y_hat = quantise(y, means.clone(), &mut q);
+            let y_bits = neg_log2_sum(gaussian::likelihood(y_hat.clone(), means, scales));
+            (y_hat, z_bits + y_bits)
+        } else {
+            unreachable!("a photo model has one entropy model")
+        };
+        Output {
+            x_hat: self.synthesis.forward(y_hat),
+            bits,
+        }
+    }
+
+    /// The auxiliary loss fitting the factorised densities' quantiles.
+    pub fn aux_loss(&self) -> Tensor<1> {
+        match (&self.density, &self.hyper) {
+            (Some(d), _) => d.aux_loss(),
+            (_, Some(h)) => h.density.aux_loss(),
+            _ => unreachable!("a photo model has one entropy model"),
+        }
+    }
+}
+
+/// Noise or rounding of `v` around `centre` (broadcast).
+fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) -> Tensor<4> {
+    match q {
+        Quantise::Noise(rng) => {
+            let dims = v.dims();
+            let n = dims.iter().product();
+            let noise = Tensor::<4>::from_data(TensorData::new(rng.noise(n), dims), &v.device());
+            v + noise
+        }
+        Quantise::Round => {
+            let centre = centre.detach();
+            (v - centre.clone()).round() + centre
+        }
+    }
+}
+
+fn neg_log2_sum(lik: Tensor<4>) -> Tensor<1> {
+    lik.log().sum() * (-std::f32::consts::LOG2_E)
+}

@@ -1,0 +1,358 @@
+//! Training of the photo models on the CPU: random crops, loss λ·255²·MSE + bpp (+ the
+//! auxiliary quantile loss), Adam, periodic validation, checkpoints that resume exactly.
+//!
+//! A run lives in one folder: `resume-model.bpk` / `resume-optim.bpk` / `resume.json` (the
+//! exact state to continue from), `train.csv` and `valid.csv` (the curves). Stopping the
+//! process at any time loses at most the work since the last checkpoint.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use tessera_core::{Error, Result};
+
+use super::data::{self, Photo};
+use super::model::{Config, Kind, PhotoModel, Quantise};
+use crate::rng::Rng;
+
+/// What a training run is: stored in `resume.json`, checked when resuming.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    pub kind: String,
+    pub n: usize,
+    pub m: usize,
+    pub lambda: f64,
+    pub batch: usize,
+    pub patch: usize,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+/// Progress of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    pub config: RunConfig,
+    pub step: u64,
+    pub rng: u64,
+    /// Training seconds so far, over every session.
+    pub seconds: f64,
+}
+
+/// Where the data is and how long to go.
+pub struct Plan {
+    pub dir: PathBuf,
+    pub train: Vec<PathBuf>,
+    pub valid: Option<PathBuf>,
+    /// Stop when the run reaches this many steps.
+    pub steps: u64,
+    /// From this step on the learning rate is a tenth (the end of a run's schedule).
+    pub decay_from: Option<u64>,
+    /// Seconds between checkpoints.
+    pub checkpoint_every: f64,
+    /// Steps between validations.
+    pub validate_every: u64,
+    /// Start from this run's weights (a fine-tune for another λ) when `dir` holds no state.
+    pub init_from: Option<PathBuf>,
+    pub progress: bool,
+}
+
+impl RunConfig {
+    /// The model shape.
+    pub fn model(&self) -> Result<Config> {
+        let kind = Kind::from_name(&self.kind)
+            .ok_or_else(|| Error::InvalidParam(format!("unknown model '{}'", self.kind)))?;
+        Ok(Config {
+            kind,
+            n: self.n,
+            m: self.m,
+        })
+    }
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::InvalidParam(format!("{}: {e}", path.display()))
+}
+
+/// The training device: burn's Flex CPU backend with autodiff.
+pub fn train_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Loads the run in `dir` (if any): model, optimiser and state.
+pub fn load_run(
+    dir: &Path,
+    device: &Device,
+) -> Result<Option<(PhotoModel, ModuleOptimizer, RunState)>> {
+    let state_path = dir.join("resume.json");
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let state: RunState =
+        serde_json::from_slice(&std::fs::read(&state_path)?).map_err(|e| io_err(&state_path, e))?;
+    let cfg = state.config.model()?;
+    let model = PhotoModel::new(cfg, &mut Rng::new(state.config.seed), device)
+        .try_load_file(dir.join("resume-model.bpk"))
+        .map_err(|e| io_err(&dir.join("resume-model.bpk"), e))?;
+    let optim = optimiser()
+        .load(dir.join("resume-optim.bpk"))
+        .map_err(|e| io_err(&dir.join("resume-optim.bpk"), e))?;
+    Ok(Some((model, optim, state)))
+}
+
+fn optimiser() -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init()
+}
+
+fn save_run(
+    dir: &Path,
+    model: &PhotoModel,
+    optim: &ModuleOptimizer,
+    state: &RunState,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // Weights and optimiser first, the state file last: a state file always names a complete
+    // checkpoint (each file is itself written atomically).
+    model
+        .clone()
+        .save_file(dir.join("resume-model.bpk"))
+        .map_err(|e| io_err(dir, e))?;
+    optim
+        .save(dir.join("resume-optim.bpk"))
+        .map_err(|e| io_err(dir, e))?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| io_err(dir, e))?;
+    tessera_core::io::write_atomic(&dir.join("resume.json"), &json, true)
+}
+
+/// One training step's numbers.
+pub struct StepStats {
+    pub loss: f32,
+    pub bpp: f32,
+    pub mse: f32,
+    pub aux: f32,
+}
+
+/// One optimisation step on a batch.
+pub fn step(
+    model: PhotoModel,
+    optim: &mut ModuleOptimizer,
+    photos: &[Photo],
+    cfg: &RunConfig,
+    lr: f64,
+    rng: &mut Rng,
+    device: &Device,
+) -> (PhotoModel, StepStats) {
+    let (b, p) = (cfg.batch, cfg.patch);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(data::random_batch(photos, b, p, rng), [b, 3, p, p]),
+        device,
+    );
+    let out = model.forward(x.clone(), Quantise::Noise(rng));
+    let mse = (out.x_hat - x).square().mean();
+    let bpp = out.bits / (b * p * p) as f32;
+    let aux = model.aux_loss();
+    let loss = mse.clone() * (cfg.lambda * 255.0 * 255.0) as f32 + bpp.clone() + aux.clone();
+    let stats = StepStats {
+        loss: scalar(&loss),
+        bpp: scalar(&bpp),
+        mse: scalar(&mse),
+        aux: scalar(&aux),
+    };
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(lr, model, grads), stats)
+}
+
+fn scalar(t: &Tensor<1>) -> f32 {
+    t.to_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN)
+}
+
+/// PSNR of an MSE on the [0, 1] scale.
+pub fn psnr(mse: f64) -> f64 {
+    -10.0 * mse.max(1e-12).log10()
+}
+
+/// Mean (bpp, PSNR) with rounding on the centre crops of the validation photos.
+pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, f64) {
+    let (mut bpp, mut psnr_sum) = (0.0, 0.0);
+    for p in photos {
+        let (v, w, h) = data::centre_crop(p, 256);
+        let x = Tensor::<4>::from_data(TensorData::new(v, [1, 3, h, w]), device).detach();
+        let out = model.forward(x.clone(), Quantise::Round);
+        let mse = scalar(&(out.x_hat.clamp(0.0, 1.0) - x).square().mean().detach());
+        bpp += f64::from(scalar(&out.bits.detach())) / (w * h) as f64;
+        psnr_sum += psnr(f64::from(mse));
+    }
+    let n = photos.len().max(1) as f64;
+    (bpp / n, psnr_sum / n)
+}
+
+/// Runs (or resumes) training until `plan.steps`.
+pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
+    let device = train_device();
+    let (mut model, mut optim, mut state) = match load_run(&plan.dir, &device)? {
+        Some((m, o, s)) => {
+            if s.config != cfg {
+                return Err(Error::InvalidParam(format!(
+                    "{} holds a run with other settings ({:?}); use another folder",
+                    plan.dir.display(),
+                    s.config
+                )));
+            }
+            (m, o, s)
+        }
+        None => {
+            let mut init_rng = Rng::new(cfg.seed);
+            let mut model = PhotoModel::new(cfg.model()?, &mut init_rng, &device);
+            if let Some(from) = &plan.init_from {
+                model = model
+                    .try_load_file(from.join("resume-model.bpk"))
+                    .map_err(|e| io_err(from, e))?;
+            }
+            let state = RunState {
+                config: cfg.clone(),
+                step: 0,
+                rng: init_rng.state,
+                seconds: 0.0,
+            };
+            (model, optimiser(), state)
+        }
+    };
+    std::fs::create_dir_all(&plan.dir)?;
+    let photos = data::load_folders(&plan.train, cfg.patch)?;
+    let valid = match &plan.valid {
+        Some(v) => data::load_folders(std::slice::from_ref(v), 64)?,
+        None => Vec::new(),
+    };
+    let mut train_log = append(
+        &plan.dir.join("train.csv"),
+        "step,loss,bpp,psnr,aux,seconds",
+    )?;
+    let mut valid_log = append(&plan.dir.join("valid.csv"), "step,bpp,psnr,seconds")?;
+    let bar = if plan.progress {
+        indicatif::ProgressBar::new(plan.steps)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps, {per_sec}, eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(state.step);
+    let mut rng = Rng::new(state.rng);
+    let mut last_save = Instant::now();
+    let mut window = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0u32);
+    while state.step < plan.steps {
+        let t = Instant::now();
+        let lr = if plan.decay_from.is_some_and(|d| state.step >= d) {
+            cfg.lr * 0.1
+        } else {
+            cfg.lr
+        };
+        let (m, s) = step(model, &mut optim, &photos, &cfg, lr, &mut rng, &device);
+        model = m;
+        state.step += 1;
+        state.seconds += t.elapsed().as_secs_f64();
+        if !s.loss.is_finite() {
+            return Err(Error::InvalidParam(format!(
+                "training diverged at step {} (loss {})",
+                state.step, s.loss
+            )));
+        }
+        window = (
+            window.0 + f64::from(s.loss),
+            window.1 + f64::from(s.bpp),
+            window.2 + f64::from(s.mse),
+            window.3 + f64::from(s.aux),
+            window.4 + 1,
+        );
+        bar.set_position(state.step);
+        if state.step % 25 == 0 {
+            let n = f64::from(window.4);
+            let line = format!(
+                "{},{:.5},{:.5},{:.3},{:.2},{:.1}",
+                state.step,
+                window.0 / n,
+                window.1 / n,
+                psnr(window.2 / n),
+                window.3 / n,
+                state.seconds
+            );
+            writeln!(train_log, "{line}")?;
+            bar.set_message(format!(
+                "loss {:.4} bpp {:.3} psnr {:.2}",
+                window.0 / n,
+                window.1 / n,
+                psnr(window.2 / n)
+            ));
+            window = (0.0, 0.0, 0.0, 0.0, 0);
+        }
+        if !valid.is_empty() && state.step % plan.validate_every == 0 {
+            let (bpp, p) = validate(&model, &valid, &device);
+            writeln!(
+                valid_log,
+                "{},{bpp:.5},{p:.3},{:.1}",
+                state.step, state.seconds
+            )?;
+        }
+        if last_save.elapsed().as_secs_f64() >= plan.checkpoint_every || state.step == plan.steps {
+            state.rng = rng.state;
+            save_run(&plan.dir, &model, &optim, &state)?;
+            last_save = Instant::now();
+        }
+    }
+    bar.finish();
+    Ok(state)
+}
+
+fn append(path: &Path, header: &str) -> Result<std::fs::File> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if new {
+        writeln!(f, "{header}")?;
+    }
+    Ok(f)
+}
+
+/// Writes the shipped model file of the run in `dir`: weights in f16, the shape, and the
+/// integer coding tables of its factorised density. Returns the metadata written.
+pub fn export(dir: &Path, out: &Path, force: bool) -> Result<super::weights::Meta> {
+    let device = train_device();
+    let (model, _, state) = load_run(dir, &device)?
+        .ok_or_else(|| Error::InvalidParam(format!("no run in {}", dir.display())))?;
+    let density = match (&model.density, &model.hyper) {
+        (Some(d), _) => d,
+        (_, Some(h)) => &h.density,
+        _ => return Err(Error::corrupt("model without entropy model")),
+    };
+    let meta = super::weights::Meta {
+        kind: state.config.kind.clone(),
+        n: state.config.n,
+        m: state.config.m,
+        lambda: state.config.lambda,
+        step: state.step,
+        seconds: state.seconds,
+        tables: density.tables(super::weights::TABLE_BITS)?,
+    };
+    let bytes = super::weights::export(&model, &meta)?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    tessera_core::io::write_atomic(out, &bytes, force)?;
+    Ok(meta)
+}

@@ -1,0 +1,165 @@
+//! Shipped photo models: one safetensors file per model and quality (weights in f16), with the
+//! model's shape and its integer coding tables in the file's metadata, so that the file alone
+//! defines the codec and its SHA-256 names it in every container.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{DType, Device};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tessera_core::{Error, ModelTag, Result};
+
+use super::model::{Config, Kind, PhotoModel};
+use crate::layers::density::ChannelTable;
+use crate::rng::Rng;
+
+/// Precision of the stored coding tables.
+pub const TABLE_BITS: u32 = 16;
+/// Metadata key holding [`Meta`] as JSON.
+const META_KEY: &str = "tessera";
+/// Largest safetensors header accepted.
+const MAX_HEADER: u64 = 16 << 20;
+
+/// What a model file says about itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub kind: String,
+    pub n: usize,
+    pub m: usize,
+    pub lambda: f64,
+    /// Training steps and seconds behind these weights.
+    pub step: u64,
+    pub seconds: f64,
+    /// Coding tables of the factorised density: of `y` (factorised model) or of `z` (hyperprior).
+    pub tables: Vec<ChannelTable>,
+}
+
+impl Meta {
+    /// The model shape.
+    pub fn config(&self) -> Result<Config> {
+        let kind = Kind::from_name(&self.kind)
+            .ok_or_else(|| Error::corrupt("model file of an unknown kind"))?;
+        Ok(Config {
+            kind,
+            n: self.n,
+            m: self.m,
+        })
+    }
+}
+
+/// A loaded model file.
+pub struct ModelFile {
+    pub tag: ModelTag,
+    pub meta: Meta,
+    pub model: PhotoModel,
+}
+
+/// Serialises a trained model with its tables (weights cast to f16).
+pub fn export(model: &PhotoModel, meta: &Meta) -> Result<Vec<u8>> {
+    let json = serde_json::to_string(meta).map_err(|e| Error::InvalidParam(e.to_string()))?;
+    let mut store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(FloatCastAdapter::to(DType::F16))
+        .metadata(META_KEY, json);
+    model
+        .save_into(&mut store)
+        .map_err(|e| Error::InvalidParam(format!("saving weights: {e}")))?;
+    store
+        .get_bytes()
+        .map_err(|e| Error::InvalidParam(format!("saving weights: {e}")))
+}
+
+/// Reads the metadata of a model file, checking the header before trusting it.
+pub fn read_meta(bytes: &[u8]) -> Result<Meta> {
+    let len = bytes
+        .get(..8)
+        .ok_or(Error::corrupt("model file too short"))?;
+    let len = u64::from_le_bytes(len.try_into().map_err(|_| Error::corrupt("model file"))?);
+    if len > MAX_HEADER || len > bytes.len() as u64 - 8 {
+        return Err(Error::corrupt("model file header length"));
+    }
+    #[derive(Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__")]
+        metadata: BTreeMap<String, String>,
+    }
+    let header: Header = serde_json::from_slice(&bytes[8..8 + len as usize])
+        .map_err(|_| Error::corrupt("model file header"))?;
+    let json = header
+        .metadata
+        .get(META_KEY)
+        .ok_or(Error::corrupt("model file without Tessera metadata"))?;
+    serde_json::from_str(json).map_err(|_| Error::corrupt("model file metadata"))
+}
+
+/// Loads a model file's weights into an inference model on `device`.
+pub fn load(name: &str, bytes: &[u8], device: &Device) -> Result<ModelFile> {
+    let meta = read_meta(bytes)?;
+    let mut model = PhotoModel::new(meta.config()?, &mut Rng::new(0), device);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+        .with_from_adapter(FloatCastAdapter::to(DType::F32));
+    let applied = model
+        .load_from(&mut store)
+        .map_err(|e| Error::InvalidParam(format!("model {name}: {e}")))?;
+    if !applied.errors.is_empty() || !applied.missing.is_empty() {
+        return Err(Error::InvalidParam(format!(
+            "model {name} does not fit its declared shape"
+        )));
+    }
+    let hash: [u8; 32] = Sha256::digest(bytes).into();
+    Ok(ModelFile {
+        tag: ModelTag {
+            name: name.to_string(),
+            hash,
+        },
+        meta,
+        model,
+    })
+}
+
+/// The folders searched for model files: `$TESSERA_MODELS`, the repository's `models/` this
+/// binary was built from, and `./models`.
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("TESSERA_MODELS") {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    dirs.push(PathBuf::from("models"));
+    dirs
+}
+
+/// The bytes of model `name` (`hyperprior-q3`, say) from the first folder that has it.
+pub fn find(name: &str) -> Result<Vec<u8>> {
+    for d in model_dirs() {
+        let p = d.join(format!("{name}.safetensors"));
+        if let Ok(bytes) = std::fs::read(&p) {
+            return Ok(bytes);
+        }
+    }
+    Err(Error::Unsupported(format!(
+        "no weights for model '{name}' (looked for {name}.safetensors in {}); train it with `tessera train photo` or set TESSERA_MODELS",
+        model_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// Model `name` from [`find`], loaded on `device`; loaded models are kept (keyed by name and
+/// file hash, so a replaced file is loaded afresh).
+pub fn load_cached(name: &str, device: &Device) -> Result<std::sync::Arc<ModelFile>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<BTreeMap<(String, [u8; 32]), Arc<ModelFile>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let bytes = find(name)?;
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let key = (name.to_string(), hash);
+    if let Some(m) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(m);
+    }
+    let file = Arc::new(load(name, &bytes, device)?);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, file.clone());
+    }
+    Ok(file)
+}

@@ -1,0 +1,295 @@
+//! The photo codecs end to end on tiny models trained here for a few steps: training resumes
+//! exactly, an exported model codes and decodes, decoding is the same on 1 and 2 threads,
+//! other weights and corrupt payloads are refused, and the committed golden bitstream decodes
+//! to the committed pixels.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tessera_core::io::{encode_image, Format};
+use tessera_core::{pipeline, Codec, Container, EncodeParams, Error, Image};
+use tessera_neural::photo::codec::PhotoCodec;
+use tessera_neural::photo::model::Kind;
+use tessera_neural::photo::train::{self, Plan, RunConfig};
+
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+/// A smooth photo-like image with some noise.
+fn photo(w: u32, h: u32, seed: &mut u64) -> Image {
+    let (a, b) = (lcg(seed) % 7 + 1, lcg(seed) % 5 + 1);
+    let s: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            [
+                ((x * a as u32 + y) % 256) as u8,
+                ((y * b as u32) % 256) as u8,
+                ((x + y * 2) % 200) as u8,
+            ]
+        })
+        .map(|v| v.wrapping_add((lcg(seed) % 9) as u8))
+        .collect();
+    Image::from_u8(w, h, 3, &s).unwrap()
+}
+
+fn photo_folder(dir: &Path) -> PathBuf {
+    let f = dir.join("photos");
+    std::fs::create_dir_all(&f).unwrap();
+    let mut seed = 5;
+    for i in 0..3 {
+        std::fs::write(
+            f.join(format!("p{i}.png")),
+            encode_image(&photo(96, 80, &mut seed), Format::Png).unwrap(),
+        )
+        .unwrap();
+    }
+    f
+}
+
+fn config(kind: &str) -> RunConfig {
+    RunConfig {
+        kind: kind.into(),
+        n: 8,
+        m: 8,
+        lambda: 0.01,
+        batch: 2,
+        patch: 64,
+        lr: 1e-3,
+        seed: 3,
+    }
+}
+
+fn plan(dir: PathBuf, photos: &Path, steps: u64) -> Plan {
+    Plan {
+        dir,
+        train: vec![photos.to_path_buf()],
+        valid: Some(photos.to_path_buf()),
+        steps,
+        decay_from: Some(4),
+        checkpoint_every: 1e9,
+        validate_every: 2,
+        init_from: None,
+        progress: false,
+    }
+}
+
+#[test]
+fn training_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_folder(tmp.path());
+    let (straight, split) = (tmp.path().join("straight"), tmp.path().join("split"));
+    train::run(config("hyperprior"), &plan(straight.clone(), &photos, 5)).unwrap();
+    train::run(config("hyperprior"), &plan(split.clone(), &photos, 3)).unwrap();
+    let state = train::run(config("hyperprior"), &plan(split.clone(), &photos, 5)).unwrap();
+    assert_eq!(state.step, 5);
+    let (a, b) = (
+        tmp.path().join("a.safetensors"),
+        tmp.path().join("b.safetensors"),
+    );
+    train::export(&straight, &a, false).unwrap();
+    train::export(&split, &b, false).unwrap();
+    // Same tensors and same metadata but for the wall-clock seconds.
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let tensors =
+        |v: &[u8]| v[8 + u64::from_le_bytes(v[..8].try_into().unwrap()) as usize..].to_vec();
+    assert!(
+        tensors(&a) == tensors(&b),
+        "a resumed run's weights differ from a straight one's"
+    );
+    let meta = |v: &[u8]| tessera_neural::photo::weights::Meta {
+        seconds: 0.0,
+        ..tessera_neural::photo::weights::read_meta(v).unwrap()
+    };
+    assert_eq!(meta(&a), meta(&b));
+    let log = std::fs::read_to_string(split.join("valid.csv")).unwrap();
+    assert!(log.lines().count() >= 3, "validation curve: {log}");
+    // Another run's settings are refused rather than mixed into the checkpoint.
+    let mut other = config("hyperprior");
+    other.lambda = 0.02;
+    assert!(train::run(other, &plan(split, &photos, 6)).is_err());
+}
+
+fn decode_with_threads(bytes: &[u8], threads: usize, codec: &PhotoCodec) -> Image {
+    let c = Container::from_bytes(bytes).unwrap();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| pipeline::decode_container(codec, &c))
+        .unwrap()
+}
+
+/// One test owns `TESSERA_MODELS` for this test binary (tests run on threads of one process).
+#[test]
+fn codecs_round_trip_and_refuse_what_they_cannot_decode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_folder(tmp.path());
+    let models = tmp.path().join("models");
+    let other = tmp.path().join("other");
+    for kind in ["factorized", "hyperprior"] {
+        let run = tmp.path().join(kind);
+        train::run(config(kind), &plan(run.clone(), &photos, 3)).unwrap();
+        train::export(&run, &models.join(format!("{kind}-q1.safetensors")), false).unwrap();
+        let mut cfg = config(kind);
+        cfg.seed = 4;
+        let run2 = tmp.path().join(format!("{kind}-2"));
+        train::run(cfg, &plan(run2.clone(), &photos, 2)).unwrap();
+        train::export(&run2, &other.join(format!("{kind}-q1.safetensors")), false).unwrap();
+    }
+    std::env::set_var("TESSERA_MODELS", &models);
+    let mut seed = 9;
+    for kind in [Kind::Factorized, Kind::Hyperprior] {
+        let codec = PhotoCodec::new(kind);
+        assert_eq!(codec.available(), vec![1]);
+        for image in [
+            photo(70, 45, &mut seed),
+            photo(1, 1, &mut seed),
+            Image::from_u8(5, 3, 1, &[100; 15]).unwrap(),
+        ] {
+            let bytes =
+                pipeline::compress(&codec, &image, &EncodeParams::with_quality(1.0)).unwrap();
+            let one = decode_with_threads(&bytes, 1, &codec);
+            let two = decode_with_threads(&bytes, 2, &codec);
+            assert_eq!(one, two, "{kind:?}: 1 and 2 threads decode differently");
+            assert_eq!(
+                (one.width(), one.height(), one.channels()),
+                (image.width(), image.height(), image.channels())
+            );
+        }
+        // Missing qualities and unsupported images are clear errors.
+        let img = photo(16, 16, &mut seed);
+        assert!(matches!(
+            codec.encode(&img, &EncodeParams::with_quality(2.0)),
+            Err(Error::Unsupported(_))
+        ));
+        assert!(matches!(
+            codec.encode(&img, &EncodeParams::with_quality(50.0)),
+            Err(Error::InvalidParam(_))
+        ));
+        let rgba = Image::new(4, 4, 4, 8, vec![9; 64]).unwrap();
+        assert!(matches!(
+            codec.encode(&rgba, &EncodeParams::default()),
+            Err(Error::Unsupported(_))
+        ));
+        // A bpp target picks a model whose file fits, or says none does.
+        let p = EncodeParams {
+            target_bpp: Some(1e-3),
+            ..EncodeParams::default()
+        };
+        assert!(pipeline::compress(&codec, &img, &p).is_err());
+
+        // Corrupt payloads: an error or an image of the declared geometry, never a panic.
+        let bytes = pipeline::compress(
+            &codec,
+            &photo(40, 30, &mut seed),
+            &EncodeParams::with_quality(1.0),
+        )
+        .unwrap();
+        let good = Container::from_bytes(&bytes).unwrap();
+        for i in 0..300 {
+            let mut c = good.clone();
+            let n = c.payload.len();
+            match i % 3 {
+                0 => c.payload.truncate(lcg(&mut seed) as usize % n),
+                1 => c.payload[lcg(&mut seed) as usize % n] ^= 1 << (lcg(&mut seed) % 8),
+                _ => {
+                    c.payload = (0..lcg(&mut seed) % 64)
+                        .map(|_| lcg(&mut seed) as u8)
+                        .collect()
+                }
+            }
+            let _ = pipeline::decode_container(&codec, &c);
+        }
+        let mut c = good.clone();
+        c.params = vec![1, 9];
+        assert!(pipeline::decode_container(&codec, &c).is_err());
+    }
+    // A file made with other weights is refused.
+    let bytes = pipeline::compress(
+        &PhotoCodec::new(Kind::Hyperprior),
+        &photo(32, 32, &mut seed),
+        &EncodeParams::with_quality(1.0),
+    )
+    .unwrap();
+    std::env::set_var("TESSERA_MODELS", &other);
+    let c = Container::from_bytes(&bytes).unwrap();
+    assert!(matches!(
+        pipeline::decode_container(&PhotoCodec::new(Kind::Hyperprior), &c),
+        Err(Error::ModelMismatch { .. })
+    ));
+}
+
+/// The committed golden file decodes to the committed pixels on every machine.
+#[test]
+fn golden_bitstream_decodes_identically() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bytes = std::fs::read(dir.join("hyperprior.tsr")).unwrap();
+    let want = std::fs::read_to_string(dir.join("hyperprior.sha256")).unwrap();
+    let c = Container::from_bytes(&bytes).unwrap();
+    let model = std::fs::read(dir.join("hyperprior-q1.safetensors")).unwrap();
+    let file = tessera_neural::photo::weights::load(
+        "hyperprior-q1",
+        &model,
+        &tessera_neural::photo::codec::device(),
+    )
+    .unwrap();
+    assert_eq!(c.header.model.as_ref(), Some(&file.tag));
+    let img =
+        tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload).unwrap();
+    let got: String = Sha256::digest(
+        img.samples()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    assert_eq!(got, want.trim());
+}
+
+/// Writes the golden model, file and pixel hash (run by hand when the format changes:
+/// `cargo test -p tessera-neural --release --test photo -- --ignored make_golden`).
+#[test]
+#[ignore]
+fn make_golden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_folder(tmp.path());
+    let run = tmp.path().join("run");
+    train::run(config("hyperprior"), &plan(run.clone(), &photos, 3)).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let model_path = dir.join("hyperprior-q1.safetensors");
+    train::export(&run, &model_path, true).unwrap();
+    let model = std::fs::read(&model_path).unwrap();
+    let file = tessera_neural::photo::weights::load(
+        "hyperprior-q1",
+        &model,
+        &tessera_neural::photo::codec::device(),
+    )
+    .unwrap();
+    let image = photo(48, 40, &mut 11);
+    let enc = tessera_neural::photo::codec::encode_with(&file, &image, 1).unwrap();
+    let header = tessera_core::Header::for_image("hyperprior", &image, enc.model.clone());
+    let c = Container {
+        header,
+        params: enc.params,
+        payload: enc.payload,
+    };
+    std::fs::write(dir.join("hyperprior.tsr"), c.to_bytes().unwrap()).unwrap();
+    let img =
+        tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload).unwrap();
+    let hash: String = Sha256::digest(
+        img.samples()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    std::fs::write(dir.join("hyperprior.sha256"), hash + "\n").unwrap();
+}

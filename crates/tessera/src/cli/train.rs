@@ -1,0 +1,116 @@
+//! `train`: trains the learned codecs' models on the CPU, resumably.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use tessera_neural::photo::train::{self, Plan, RunConfig};
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a learned codec's model (resumes from the run folder's last checkpoint).
+    #[command(subcommand)]
+    Train(Model),
+}
+
+#[derive(Subcommand)]
+pub enum Model {
+    /// A photo model: the factorised prior or the mean-scale hyperprior.
+    Photo(PhotoArgs),
+    /// Write a run's shipped model file (f16 weights and integer coding tables).
+    Export {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// The model file to write, e.g. models/hyperprior-q3.safetensors.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct PhotoArgs {
+    /// `factorized` or `hyperprior`.
+    #[arg(long)]
+    model: String,
+    /// Rate–distortion trade-off: loss = λ·255²·MSE + bpp.
+    #[arg(long)]
+    lambda: f64,
+    /// Run folder (checkpoints, curves).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Total steps of the run.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// From this step on, train at a tenth of the learning rate (the end of the schedule).
+    #[arg(long)]
+    decay_from: Option<u64>,
+    /// Channels inside the transforms.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Latent channels.
+    #[arg(long, default_value_t = 96)]
+    m: usize,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Side of the square training crops.
+    #[arg(long, default_value_t = 128)]
+    patch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folders of training photos (PNG).
+    #[arg(long, value_delimiter = ',', default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half")]
+    train: Vec<PathBuf>,
+    /// Folder of validation photos (PNG); never Kodak.
+    #[arg(long, default_value = "../shared/data/cid22/validation")]
+    valid: PathBuf,
+    /// Seconds between checkpoints.
+    #[arg(long, default_value_t = 300.0)]
+    checkpoint_every: f64,
+    /// Steps between validations.
+    #[arg(long, default_value_t = 1000)]
+    validate_every: u64,
+    /// Start a new run from another run folder's weights (fine-tuning for another λ).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    let a = match cmd {
+        Command::Train(Model::Photo(a)) => a,
+        Command::Train(Model::Export { run, out, force }) => {
+            let meta = train::export(&run, &out, force)?;
+            eprintln!("{}: {} λ={} after {} steps ({:.0} s)", out.display(), meta.kind, meta.lambda, meta.step, meta.seconds);
+            return Ok(());
+        }
+    };
+    let cfg = RunConfig {
+        kind: a.model,
+        n: a.n,
+        m: a.m,
+        lambda: a.lambda,
+        batch: a.batch,
+        patch: a.patch,
+        lr: a.lr,
+        seed: a.seed,
+    };
+    let plan = Plan {
+        dir: a.dir,
+        train: a.train,
+        valid: Some(a.valid),
+        steps: a.steps,
+        decay_from: a.decay_from,
+        checkpoint_every: a.checkpoint_every,
+        validate_every: a.validate_every,
+        init_from: a.init_from,
+        progress: true,
+    };
+    let state = train::run(cfg, &plan)?;
+    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    Ok(())
+}
