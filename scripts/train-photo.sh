@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Trains the photo models in stages, resuming each run from its last checkpoint: run it again
-# to continue. Each line: model, λ, run folder, step target, [run to start from].
-# The mid-rate models are trained from scratch; the other rates are fine-tuned from them.
+# to continue. Each line: model, λ, run folder, step target, minutes at most for this
+# invocation, [run to start from when the folder is new]. The mid-rate (q3) models are trained
+# from scratch; the other rates are fine-tuned from them. `touch DIR/STOP` ends a stage early
+# with a checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
+R=${RUNS:-runs/train}
 STAGES=${STAGES:-"
-hyperprior 0.0067 runs/train/hyperprior-q3 6000
-factorized 0.0067 runs/train/factorized-q3 3000
-hyperprior 0.0067 runs/train/hyperprior-q3 20000
+hyperprior 0.0067 $R/hyperprior-q3 3000 40
+factorized 0.0067 $R/factorized-q3 2000 25
+hyperprior 0.0018 $R/hyperprior-q1 600 10 $R/hyperprior-q3
+hyperprior 0.0035 $R/hyperprior-q2 600 10 $R/hyperprior-q3
+hyperprior 0.0130 $R/hyperprior-q4 600 10 $R/hyperprior-q3
+factorized 0.0018 $R/factorized-q1 400 6 $R/factorized-q3
+factorized 0.0035 $R/factorized-q2 400 6 $R/factorized-q3
+factorized 0.0130 $R/factorized-q4 400 6 $R/factorized-q3
+hyperprior 0.0067 $R/hyperprior-q3 100000 600
 "}
-echo "$STAGES" | while read -r model lambda dir steps from; do
+echo "$STAGES" | while read -r model lambda dir steps minutes from; do
   [ -z "$model" ] && continue
-  args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --steps "$steps")
+  args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --steps "$steps" --minutes "$minutes")
   [ -n "${from:-}" ] && [ ! -e "$dir/resume.json" ] && args+=(--init-from "$from")
-  echo "== $model λ=$lambda to step $steps in $dir"
+  echo "== $(date -u +%H:%M) $model λ=$lambda to step $steps (≤ $minutes min) in $dir"
   "$TESSERA" "${args[@]}"
 done

@@ -52,6 +52,8 @@ pub struct Plan {
     pub steps: u64,
     /// From this step on the learning rate is a tenth (the end of a run's schedule).
     pub decay_from: Option<u64>,
+    /// Stop (with a checkpoint) after this many seconds of this invocation.
+    pub max_seconds: Option<f64>,
     /// Seconds between checkpoints.
     pub checkpoint_every: f64,
     /// Steps between validations.
@@ -252,7 +254,10 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     );
     bar.set_position(state.step);
     let mut rng = Rng::new(state.rng);
+    let started = Instant::now();
     let mut last_save = Instant::now();
+    // Creating this file asks a running trainer to checkpoint and stop.
+    let stop_file = plan.dir.join("STOP");
     let mut window = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0u32);
     while state.step < plan.steps {
         let t = Instant::now();
@@ -307,10 +312,15 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        if last_save.elapsed().as_secs_f64() >= plan.checkpoint_every || state.step == plan.steps {
+        let stop = stop_file.exists() || plan.max_seconds.is_some_and(|m| started.elapsed().as_secs_f64() >= m);
+        if stop || last_save.elapsed().as_secs_f64() >= plan.checkpoint_every || state.step == plan.steps {
             state.rng = rng.state;
             save_run(&plan.dir, &model, &optim, &state)?;
             last_save = Instant::now();
+        }
+        if stop {
+            let _ = std::fs::remove_file(&stop_file);
+            break;
         }
     }
     bar.finish();

@@ -45,6 +45,9 @@ pub struct PhotoArgs {
     /// Total steps of the run.
     #[arg(long, default_value_t = 100_000)]
     steps: u64,
+    /// Checkpoint and stop after this many minutes (creating DIR/STOP does the same at once).
+    #[arg(long)]
+    minutes: Option<f64>,
     /// From this step on, train at a tenth of the learning rate (the end of the schedule).
     #[arg(long)]
     decay_from: Option<u64>,
@@ -105,6 +108,7 @@ pub fn run(cmd: Command) -> Result<()> {
         valid: Some(a.valid),
         steps: a.steps,
         decay_from: a.decay_from,
+        max_seconds: a.minutes.map(|m| m * 60.0),
         checkpoint_every: a.checkpoint_every,
         validate_every: a.validate_every,
         init_from: a.init_from,
