@@ -101,6 +101,21 @@ pub trait Codec: Send + Sync {
     fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded>;
     /// Decodes a payload; `header` gives the image geometry stored in the container.
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image>;
+    /// The qualities a codec offers when they are a few discrete settings (a learned codec's
+    /// shipped models, say); `None` for the continuous 1..=100 range. Benches use it as the
+    /// default ladder.
+    fn qualities(&self) -> Option<Vec<f32>> {
+        None
+    }
+    /// Why the codec cannot run on this machine (a learned codec without its weights), if so.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+    /// What the codec runs at `quality` beyond its name and the quality (a learned codec's
+    /// weights hash, say), so that cached measurements made with other weights are not reused.
+    fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
+        None
+    }
     /// The weights of a learned codec, checked against the container before decoding.
     fn model(&self, _params: &[u8]) -> Option<ModelTag> {
         None

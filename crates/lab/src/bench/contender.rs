@@ -53,6 +53,23 @@ impl Contender<'_> {
         }
     }
 
+    /// The cache folder name of a setting: its label, plus what the codec runs there when that
+    /// can change under the same name (a learned codec's weights).
+    pub fn cache_label(&self, setting: &Setting) -> String {
+        let label = setting.label();
+        let quality = match setting {
+            Setting::Knob { value, .. } => Some(*value as f32),
+            _ => None,
+        };
+        match self {
+            Contender::Ours(c) => match c.fingerprint(quality) {
+                Some(f) => format!("{label}-{f}"),
+                None => label,
+            },
+            Contender::Reference(_) => label,
+        }
+    }
+
     /// Whether it is lossless.
     pub fn lossless(&self) -> bool {
         match self {
@@ -96,7 +113,10 @@ impl Contender<'_> {
         }
         let values = match (ladder, self) {
             (Some(l), _) => l.to_vec(),
-            (None, Contender::Ours(_)) => OUR_LADDER.to_vec(),
+            (None, Contender::Ours(c)) => match c.qualities() {
+                Some(q) => q.into_iter().map(f64::from).collect(),
+                None => OUR_LADDER.to_vec(),
+            },
             (None, Contender::Reference(r)) => r.ladder.clone(),
         };
         let (lo, hi) = self.range();

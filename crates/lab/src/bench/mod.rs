@@ -86,7 +86,12 @@ pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contend
     let mut skipped = BTreeMap::new();
     for name in wanted {
         if let Some(c) = ours.iter().find(|c| c.name() == name) {
-            out.push(Contender::Ours(c.as_ref()));
+            match c.unavailable() {
+                None => out.push(Contender::Ours(c.as_ref())),
+                Some(note) => {
+                    skipped.insert(name, note);
+                }
+            }
         } else if let Some(r) = refs.iter().find(|r| r.name == name) {
             match r.clone().detect() {
                 Ok(r) => out.push(Contender::Reference(r)),
@@ -229,7 +234,7 @@ pub fn run(plan: &Plan) -> Result<Summary> {
     }
     let cache_path = |&(ci, si, ii): &(usize, usize, usize)| {
         let (c, s) = &plan.codecs[ci];
-        plan.run.cache(c.name(), &s[si].label(), &plan.items[ii].name)
+        plan.run.cache(c.name(), &c.cache_label(&s[si]), &plan.items[ii].name)
     };
     let mut outcomes: BTreeMap<(usize, usize, usize), Outcome> = BTreeMap::new();
     let mut missing = Vec::new();

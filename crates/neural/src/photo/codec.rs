@@ -161,6 +161,23 @@ impl Codec for PhotoCodec {
         decode_with(&file, header, params, payload)
     }
 
+    fn qualities(&self) -> Option<Vec<f32>> {
+        Some(self.available().into_iter().map(f32::from).collect())
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.available().is_empty().then(|| match weights::find(&self.model_name(1)) {
+            Err(e) => e.to_string(),
+            Ok(_) => format!("no {} models", self.name()),
+        })
+    }
+
+    fn fingerprint(&self, quality: Option<f32>) -> Option<String> {
+        let q = quality.map_or(DEFAULT_QUALITY, |q| q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8);
+        let tag = self.model(&[VERSION, q])?;
+        Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     fn model(&self, params: &[u8]) -> Option<ModelTag> {
         let q = parse_params(params).ok()?;
         let name = self.model_name(q);
