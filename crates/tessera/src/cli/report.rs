@@ -30,14 +30,18 @@ pub enum Command {
         #[arg(long, default_value_t = 0.5)]
         crop_bpp: f64,
         /// A published results file in CompressAI's JSON layout to draw beside the measured
-        /// curves (repeatable), e.g. CompressAI's results/image/kodak/*.json.
+        /// curves (repeatable), e.g. CompressAI's results/image/kodak/*.json. Default: the
+        /// files in data/published when the run is on Kodak.
         #[arg(long, value_name = "FILE")]
         published: Vec<PathBuf>,
     },
 }
 
 pub fn run(cmd: Command) -> Result<()> {
-    let Command::Report { run, out, anchor, crop_bpp, published } = cmd;
+    let Command::Report { run, out, anchor, crop_bpp, mut published } = cmd;
+    if published.is_empty() && run.as_ref().is_none_or(|r| r.to_string_lossy().contains("kodak")) {
+        published = default_published();
+    }
     let published = published
         .iter()
         .map(|p| tessera_lab::results::read_compressai(p))
@@ -65,4 +69,14 @@ pub fn run(cmd: Command) -> Result<()> {
     let page = report::write(&RunDir::new(&run), &out, &Options { anchors: anchor, crop_bpp, published })?;
     eprintln!("report written to {}", page.display());
     Ok(())
+}
+
+/// CompressAI's published Kodak curves shipped in data/published (none when run elsewhere).
+fn default_published() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/published");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
 }
