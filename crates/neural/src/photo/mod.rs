@@ -1,5 +1,6 @@
 //! Learned photo codecs: analysis transform → quantisation → arithmetic coding → synthesis.
 
+pub mod card;
 pub mod codec;
 pub mod data;
 pub mod model;

@@ -41,6 +41,9 @@ pub struct RunState {
     pub rng: u64,
     /// Training seconds so far, over every session.
     pub seconds: f64,
+    /// The run this one was fine-tuned from, if any.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
 }
 
 /// Where the data is and how long to go.
@@ -339,9 +342,15 @@ fn append(path: &Path, header: &str) -> Result<std::fs::File> {
     Ok(f)
 }
 
-/// Writes the shipped model file of the run in `dir`: weights in f16, the shape, and the
-/// integer coding tables of its factorised density. Returns the metadata written.
+/// Writes the shipped model file of the run in `dir` (weights in f16, the shape, and the
+/// integer coding tables of its factorised density) and, given the training folders, its
+/// model card beside it (`NAME.md`). Returns the metadata written.
 pub fn export(dir: &Path, out: &Path, force: bool) -> Result<super::weights::Meta> {
+    export_with_card(dir, out, force, None)
+}
+
+/// [`export`], writing the model card too when `train` names the training folders.
+pub fn export_with_card(dir: &Path, out: &Path, force: bool, train: Option<&[PathBuf]>) -> Result<super::weights::Meta> {
     let device = train_device();
     let (model, _, state) = load_run(dir, &device)?
         .ok_or_else(|| Error::InvalidParam(format!("no run in {}", dir.display())))?;
@@ -364,5 +373,10 @@ pub fn export(dir: &Path, out: &Path, force: bool) -> Result<super::weights::Met
         std::fs::create_dir_all(parent)?;
     }
     tessera_core::io::write_atomic(out, &bytes, force)?;
+    if let Some(train) = train {
+        let name = out.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let card = super::card::write(&name, &meta, &state, dir, train, &bytes)?;
+        tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
+    }
     Ok(meta)
 }

@@ -28,6 +28,10 @@ pub enum Model {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
+        /// The training folders, named with their digests in the model card written beside
+        /// the weights (NAME.md).
+        #[arg(long, value_delimiter = ',', default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half")]
+        train: Vec<PathBuf>,
     },
 }
 
@@ -86,8 +90,8 @@ pub struct PhotoArgs {
 pub fn run(cmd: Command) -> Result<()> {
     let a = match cmd {
         Command::Train(Model::Photo(a)) => a,
-        Command::Train(Model::Export { run, out, force }) => {
-            let meta = train::export(&run, &out, force)?;
+        Command::Train(Model::Export { run, out, force, train: folders }) => {
+            let meta = train::export_with_card(&run, &out, force, Some(&folders))?;
             eprintln!("{}: {} λ={} after {} steps ({:.0} s)", out.display(), meta.kind, meta.lambda, meta.step, meta.seconds);
             return Ok(());
         }
