@@ -229,6 +229,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 step: 0,
                 rng: init_rng.state,
                 seconds: 0.0,
+                init_from: plan.init_from.clone(),
             };
             (model, optimiser(), state)
         }
