@@ -7,10 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
+# A higher rate than CompressAI's 1e-4 for the first steps of these short CPU runs.
+LR=${LR:-4e-4}
 R=${RUNS:-runs/train}
 STAGES=${STAGES:-"
-hyperprior 0.0067 $R/hyperprior-q3 3000 40
-factorized 0.0067 $R/factorized-q3 2000 25
+hyperprior 0.0067 $R/hyperprior-q3 3000 35
+factorized 0.0067 $R/factorized-q3 2000 20
 hyperprior 0.0018 $R/hyperprior-q1 600 10 $R/hyperprior-q3
 hyperprior 0.0035 $R/hyperprior-q2 600 10 $R/hyperprior-q3
 hyperprior 0.0130 $R/hyperprior-q4 600 10 $R/hyperprior-q3
@@ -21,7 +23,7 @@ hyperprior 0.0067 $R/hyperprior-q3 100000 600
 "}
 echo "$STAGES" | while read -r model lambda dir steps minutes from; do
   [ -z "$model" ] && continue
-  args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --steps "$steps" --minutes "$minutes")
+  args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --steps "$steps" --minutes "$minutes" --lr "$LR")
   [ -n "${from:-}" ] && [ ! -e "$dir/resume.json" ] && args+=(--init-from "$from")
   echo "== $(date -u +%H:%M) $model λ=$lambda to step $steps (≤ $minutes min) in $dir"
   "$TESSERA" "${args[@]}"

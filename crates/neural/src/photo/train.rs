@@ -206,14 +206,16 @@ pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, 
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let device = train_device();
     let (mut model, mut optim, mut state) = match load_run(&plan.dir, &device)? {
-        Some((m, o, s)) => {
-            if s.config != cfg {
+        Some((m, o, mut s)) => {
+            // The learning rate may change between sessions (a schedule); nothing else may.
+            if (RunConfig { lr: cfg.lr, ..s.config.clone() }) != cfg {
                 return Err(Error::InvalidParam(format!(
                     "{} holds a run with other settings ({:?}); use another folder",
                     plan.dir.display(),
                     s.config
                 )));
             }
+            s.config.lr = cfg.lr;
             (m, o, s)
         }
         None => {
