@@ -2,6 +2,7 @@
 //! mean-scale hyperprior), their training, and the codecs that code their latents with
 //! `tessera-entropy`.
 
+pub mod checkpoint;
 pub mod fixed;
 pub mod layers;
 pub mod photo;

@@ -21,7 +21,10 @@ pub fn folder_digest(folder: &Path) -> Result<(usize, String)> {
     let mut all = Sha256::new();
     for p in &names {
         let h = Sha256::digest(std::fs::read(p)?);
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         all.update(format!("{}  {name}\n", hex(&h)));
     }
     Ok((names.len(), hex(&all.finalize())))
@@ -32,7 +35,14 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// The card of model `name` (`hyperprior-q3`) exported from a run.
-pub fn write(name: &str, meta: &Meta, state: &RunState, run_dir: &Path, train: &[PathBuf], weights: &[u8]) -> Result<String> {
+pub fn write(
+    name: &str,
+    meta: &Meta,
+    state: &RunState,
+    run_dir: &Path,
+    train: &[PathBuf],
+    weights: &[u8],
+) -> Result<String> {
     let c = &state.config;
     let mut s = String::new();
     let _ = writeln!(s, "# {name}\n");
@@ -58,21 +68,36 @@ pub fn write(name: &str, meta: &Meta, state: &RunState, run_dir: &Path, train: &
     for f in train {
         match folder_digest(f) {
             Ok((count, digest)) => {
-                let _ = writeln!(s, "- `{}`: {count} PNG photos, digest `{digest}`", f.display());
+                let _ = writeln!(
+                    s,
+                    "- `{}`: {count} PNG photos, digest `{digest}`",
+                    f.display()
+                );
             }
             Err(_) => {
-                let _ = writeln!(s, "- `{}` (not present when this card was written)", f.display());
+                let _ = writeln!(
+                    s,
+                    "- `{}` (not present when this card was written)",
+                    f.display()
+                );
             }
         }
     }
     let _ = writeln!(s, "\nRandom {p}×{p} crops with horizontal and vertical flips; validation on the centre 256×256 crops of `cid22/validation` (never Kodak). The digest is SHA-256 over the sorted lines `sha256(file)  name`.\n", p = c.patch);
     let _ = writeln!(s, "## Training\n");
     let _ = writeln!(s, "Adam (ε 1e-8, per-tensor gradient-norm clip 1.0), learning rate {}, batch {}, seed {}; {} steps in {:.1} hours of CPU training on this 2-core machine.\n", c.lr, c.batch, c.seed, meta.step, meta.seconds / 3600.0);
-    let from = state.init_from.as_ref().map(|f| format!(" --init-from {}", f.display())).unwrap_or_default();
+    let from = state
+        .init_from
+        .as_ref()
+        .map(|f| format!(" --init-from {}", f.display()))
+        .unwrap_or_default();
     let _ = writeln!(s, "```\ntessera train photo --model {} --lambda {} --n {} --m {} --batch {} --patch {} --lr {} --seed {} --steps {} --dir {}{from}\ntessera train export --run {} --out models/{name}.safetensors\n```\n", c.kind, c.lambda, c.n, c.m, c.batch, c.patch, c.lr, c.seed, meta.step, run_dir.display(), run_dir.display());
     let _ = writeln!(s, "The mid-rate models (q3) start from scratch; the others are fine-tuned from q3 (`--init-from`), as `scripts/train-photo.sh` does. Curves: `train.csv` and `valid.csv` in the run folder.\n");
     let _ = writeln!(s, "## Results\n");
-    if let Some(last) = std::fs::read_to_string(run_dir.join("valid.csv")).ok().and_then(|v| v.lines().skip(1).last().map(str::to_string)) {
+    if let Some(last) = std::fs::read_to_string(run_dir.join("valid.csv"))
+        .ok()
+        .and_then(|v| v.lines().skip(1).last().map(str::to_string))
+    {
         let f: Vec<&str> = last.split(',').collect();
         if f.len() >= 3 {
             let _ = writeln!(s, "Validation (cid22, centre crops, rounding) at step {}: {} bpp (estimated), {} dB PSNR.\n", f[0], f[1], f[2]);

@@ -166,14 +166,18 @@ impl Codec for PhotoCodec {
     }
 
     fn unavailable(&self) -> Option<String> {
-        self.available().is_empty().then(|| match weights::find(&self.model_name(1)) {
-            Err(e) => e.to_string(),
-            Ok(_) => format!("no {} models", self.name()),
-        })
+        self.available()
+            .is_empty()
+            .then(|| match weights::find(&self.model_name(1)) {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("no {} models", self.name()),
+            })
     }
 
     fn fingerprint(&self, quality: Option<f32>) -> Option<String> {
-        let q = quality.map_or(DEFAULT_QUALITY, |q| q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8);
+        let q = quality.map_or(DEFAULT_QUALITY, |q| {
+            q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8
+        });
         let tag = self.model(&[VERSION, q])?;
         Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
     }

@@ -9,16 +9,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tessera_core::{Error, Result};
 
 use super::data::{self, Photo};
 use super::model::{Config, Kind, PhotoModel, Quantise};
+use crate::checkpoint::{self, append_csv, io_err, scalar};
 use crate::rng::Rng;
+
+pub use crate::checkpoint::train_device;
 
 /// What a training run is: stored in `resume.json`, checked when resuming.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -79,61 +81,18 @@ impl RunConfig {
     }
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::InvalidParam(format!("{}: {e}", path.display()))
-}
-
-/// The training device: burn's Flex CPU backend with autodiff.
-pub fn train_device() -> Device {
-    Device::flex().autodiff()
-}
-
 /// Loads the run in `dir` (if any): model, optimiser and state.
 pub fn load_run(
     dir: &Path,
     device: &Device,
 ) -> Result<Option<(PhotoModel, ModuleOptimizer, RunState)>> {
-    let state_path = dir.join("resume.json");
-    if !state_path.exists() {
-        return Ok(None);
-    }
-    let state: RunState =
-        serde_json::from_slice(&std::fs::read(&state_path)?).map_err(|e| io_err(&state_path, e))?;
-    let cfg = state.config.model()?;
-    let model = PhotoModel::new(cfg, &mut Rng::new(state.config.seed), device)
-        .try_load_file(dir.join("resume-model.bpk"))
-        .map_err(|e| io_err(&dir.join("resume-model.bpk"), e))?;
-    let optim = optimiser()
-        .load(dir.join("resume-optim.bpk"))
-        .map_err(|e| io_err(&dir.join("resume-optim.bpk"), e))?;
-    Ok(Some((model, optim, state)))
-}
-
-fn optimiser() -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init()
-}
-
-fn save_run(
-    dir: &Path,
-    model: &PhotoModel,
-    optim: &ModuleOptimizer,
-    state: &RunState,
-) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    // Weights and optimiser first, the state file last: a state file always names a complete
-    // checkpoint (each file is itself written atomically).
-    model
-        .clone()
-        .save_file(dir.join("resume-model.bpk"))
-        .map_err(|e| io_err(dir, e))?;
-    optim
-        .save(dir.join("resume-optim.bpk"))
-        .map_err(|e| io_err(dir, e))?;
-    let json = serde_json::to_vec_pretty(state).map_err(|e| io_err(dir, e))?;
-    tessera_core::io::write_atomic(&dir.join("resume.json"), &json, true)
+    checkpoint::load(dir, |state: &RunState| {
+        Ok(PhotoModel::new(
+            state.config.model()?,
+            &mut Rng::new(state.config.seed),
+            device,
+        ))
+    })
 }
 
 /// One training step's numbers.
@@ -174,14 +133,6 @@ pub fn step(
     (optim.step(lr, model, grads), stats)
 }
 
-fn scalar(t: &Tensor<1>) -> f32 {
-    t.to_data()
-        .try_to_vec::<f32>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f32::NAN)
-}
-
 /// PSNR of an MSE on the [0, 1] scale.
 pub fn psnr(mse: f64) -> f64 {
     -10.0 * mse.max(1e-12).log10()
@@ -208,7 +159,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let (mut model, mut optim, mut state) = match load_run(&plan.dir, &device)? {
         Some((m, o, mut s)) => {
             // The learning rate may change between sessions (a schedule); nothing else may.
-            if (RunConfig { lr: cfg.lr, ..s.config.clone() }) != cfg {
+            if (RunConfig {
+                lr: cfg.lr,
+                ..s.config.clone()
+            }) != cfg
+            {
                 return Err(Error::InvalidParam(format!(
                     "{} holds a run with other settings ({:?}); use another folder",
                     plan.dir.display(),
@@ -233,7 +188,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 seconds: 0.0,
                 init_from: plan.init_from.clone(),
             };
-            (model, optimiser(), state)
+            (model, checkpoint::optimiser(), state)
         }
     };
     std::fs::create_dir_all(&plan.dir)?;
@@ -242,11 +197,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         Some(v) => data::load_folders(std::slice::from_ref(v), 64)?,
         None => Vec::new(),
     };
-    let mut train_log = append(
+    let mut train_log = append_csv(
         &plan.dir.join("train.csv"),
         "step,loss,bpp,psnr,aux,seconds",
     )?;
-    let mut valid_log = append(&plan.dir.join("valid.csv"), "step,bpp,psnr,seconds")?;
+    let mut valid_log = append_csv(&plan.dir.join("valid.csv"), "step,bpp,psnr,seconds")?;
     let bar = if plan.progress {
         indicatif::ProgressBar::new(plan.steps)
     } else {
@@ -318,10 +273,16 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        let stop = stop_file.exists() || plan.max_seconds.is_some_and(|m| started.elapsed().as_secs_f64() >= m);
-        if stop || last_save.elapsed().as_secs_f64() >= plan.checkpoint_every || state.step == plan.steps {
+        let stop = stop_file.exists()
+            || plan
+                .max_seconds
+                .is_some_and(|m| started.elapsed().as_secs_f64() >= m);
+        if stop
+            || last_save.elapsed().as_secs_f64() >= plan.checkpoint_every
+            || state.step == plan.steps
+        {
             state.rng = rng.state;
-            save_run(&plan.dir, &model, &optim, &state)?;
+            checkpoint::save(&plan.dir, &model, &optim, &state)?;
             last_save = Instant::now();
         }
         if stop {
@@ -333,18 +294,6 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     Ok(state)
 }
 
-fn append(path: &Path, header: &str) -> Result<std::fs::File> {
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    if new {
-        writeln!(f, "{header}")?;
-    }
-    Ok(f)
-}
-
 /// Writes the shipped model file of the run in `dir` (weights in f16, the shape, and the
 /// integer coding tables of its factorised density) and, given the training folders, its
 /// model card beside it (`NAME.md`). Returns the metadata written.
@@ -353,7 +302,12 @@ pub fn export(dir: &Path, out: &Path, force: bool) -> Result<super::weights::Met
 }
 
 /// [`export`], writing the model card too when `train` names the training folders.
-pub fn export_with_card(dir: &Path, out: &Path, force: bool, train: Option<&[PathBuf]>) -> Result<super::weights::Meta> {
+pub fn export_with_card(
+    dir: &Path,
+    out: &Path,
+    force: bool,
+    train: Option<&[PathBuf]>,
+) -> Result<super::weights::Meta> {
     let device = train_device();
     let (model, _, state) = load_run(dir, &device)?
         .ok_or_else(|| Error::InvalidParam(format!("no run in {}", dir.display())))?;
@@ -377,7 +331,10 @@ pub fn export_with_card(dir: &Path, out: &Path, force: bool, train: Option<&[Pat
     }
     tessera_core::io::write_atomic(out, &bytes, force)?;
     if let Some(train) = train {
-        let name = out.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = out
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let card = super::card::write(&name, &meta, &state, dir, train, &bytes)?;
         tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
     }

@@ -1,0 +1,94 @@
+//! What every training loop here shares: the autodiff device, the optimiser, exact
+//! checkpoints (`resume-model.bpk`, `resume-optim.bpk`, `resume.json`) and CSV curves.
+
+use std::io::Write;
+use std::path::Path;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tessera_core::{Error, Result};
+
+/// An error naming the file it concerns.
+pub fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::InvalidParam(format!("{}: {e}", path.display()))
+}
+
+/// The training device: burn's Flex CPU backend with autodiff.
+pub fn train_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Adam with a per-tensor gradient-norm clip, as every model here trains.
+pub fn optimiser() -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init()
+}
+
+/// Loads the checkpoint in `dir`, if there is one: the state, then the model `make` builds
+/// from it with the saved weights (parameter ids included, so the optimiser state matches).
+pub fn load<M: Module, S: DeserializeOwned>(
+    dir: &Path,
+    make: impl FnOnce(&S) -> Result<M>,
+) -> Result<Option<(M, ModuleOptimizer, S)>> {
+    let state_path = dir.join("resume.json");
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let state: S =
+        serde_json::from_slice(&std::fs::read(&state_path)?).map_err(|e| io_err(&state_path, e))?;
+    let model = make(&state)?
+        .try_load_file(dir.join("resume-model.bpk"))
+        .map_err(|e| io_err(&dir.join("resume-model.bpk"), e))?;
+    let optim = optimiser()
+        .load(dir.join("resume-optim.bpk"))
+        .map_err(|e| io_err(&dir.join("resume-optim.bpk"), e))?;
+    Ok(Some((model, optim, state)))
+}
+
+/// Writes a checkpoint: weights and optimiser first, the state file last, so that a state
+/// file always names a complete checkpoint (each file is itself written atomically).
+pub fn save<M: Module + Clone, S: Serialize>(
+    dir: &Path,
+    model: &M,
+    optim: &ModuleOptimizer,
+    state: &S,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    model
+        .clone()
+        .save_file(dir.join("resume-model.bpk"))
+        .map_err(|e| io_err(dir, e))?;
+    optim
+        .save(dir.join("resume-optim.bpk"))
+        .map_err(|e| io_err(dir, e))?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| io_err(dir, e))?;
+    tessera_core::io::write_atomic(&dir.join("resume.json"), &json, true)
+}
+
+/// Opens a CSV curve for appending, writing the header if the file is new.
+pub fn append_csv(path: &Path, header: &str) -> Result<std::fs::File> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if new {
+        writeln!(f, "{header}")?;
+    }
+    Ok(f)
+}
+
+/// The value of a one-element tensor (NaN if it cannot be read).
+pub fn scalar(t: &Tensor<1>) -> f32 {
+    t.to_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN)
+}
