@@ -1,11 +1,12 @@
 //! Learned codecs on burn's pure-Rust CPU backend: the photo models (factorised prior and
-//! mean-scale hyperprior), their training, and the codecs that code their latents with
-//! `tessera-entropy`.
+//! mean-scale hyperprior), the progressive recurrent codec, their training, and the codecs
+//! that code their latents and bits with `tessera-entropy`.
 
 pub mod checkpoint;
 pub mod fixed;
 pub mod layers;
 pub mod photo;
+pub mod recurrent;
 pub mod rng;
 
 /// The learned codecs.
@@ -14,5 +15,6 @@ pub fn codecs() -> Vec<Box<dyn tessera_core::Codec>> {
     vec![
         Box::new(PhotoCodec::new(Kind::Factorized)),
         Box::new(PhotoCodec::new(Kind::Hyperprior)),
+        Box::new(recurrent::codec::RnnCodec),
     ]
 }

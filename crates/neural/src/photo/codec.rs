@@ -475,7 +475,7 @@ fn scale_table() -> Result<&'static GaussianScaleTable> {
 
 /// Planar [0, 1] RGB padded to `pw`×`ph` by repeating the last row and column (gray repeated
 /// into the three channels).
-fn to_planar_padded(image: &Image, pw: usize, ph: usize) -> Vec<f32> {
+pub(crate) fn to_planar_padded(image: &Image, pw: usize, ph: usize) -> Vec<f32> {
     let (w, h, c) = (
         image.width() as usize,
         image.height() as usize,
@@ -496,7 +496,14 @@ fn to_planar_padded(image: &Image, pw: usize, ph: usize) -> Vec<f32> {
 }
 
 /// The decoded planes, cropped and rounded to 8 bits (gray: the mean of the three).
-fn from_planar(v: &[f32], pw: usize, ph: usize, w: usize, h: usize, channels: u8) -> Image {
+pub(crate) fn from_planar(
+    v: &[f32],
+    pw: usize,
+    ph: usize,
+    w: usize,
+    h: usize,
+    channels: u8,
+) -> Image {
     let px =
         |ch: usize, x: usize, y: usize| (v[(ch * ph + y) * pw + x].clamp(0.0, 1.0) * 255.0).round();
     let mut out = Vec::with_capacity(w * h * channels as usize);

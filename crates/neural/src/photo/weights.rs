@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{DType, Device};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tessera_core::{Error, ModelTag, Result};
@@ -56,8 +57,8 @@ pub struct ModelFile {
     pub model: PhotoModel,
 }
 
-/// Serialises a trained model with its tables (weights cast to f16).
-pub fn export(model: &PhotoModel, meta: &Meta) -> Result<Vec<u8>> {
+/// Serialises a trained model with its metadata (weights cast to f16).
+pub fn export<M: ModuleSnapshot, T: Serialize>(model: &M, meta: &T) -> Result<Vec<u8>> {
     let json = serde_json::to_string(meta).map_err(|e| Error::InvalidParam(e.to_string()))?;
     let mut store = SafetensorsStore::from_bytes(None)
         .with_to_adapter(FloatCastAdapter::to(DType::F16))
@@ -71,7 +72,7 @@ pub fn export(model: &PhotoModel, meta: &Meta) -> Result<Vec<u8>> {
 }
 
 /// Reads the metadata of a model file, checking the header before trusting it.
-pub fn read_meta(bytes: &[u8]) -> Result<Meta> {
+pub fn read_meta<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let len = bytes
         .get(..8)
         .ok_or(Error::corrupt("model file too short"))?;
@@ -95,8 +96,18 @@ pub fn read_meta(bytes: &[u8]) -> Result<Meta> {
 
 /// Loads a model file's weights into an inference model on `device`.
 pub fn load(name: &str, bytes: &[u8], device: &Device) -> Result<ModelFile> {
-    let meta = read_meta(bytes)?;
+    let meta: Meta = read_meta(bytes)?;
     let mut model = PhotoModel::new(meta.config()?, &mut Rng::new(0), device);
+    apply(&mut model, name, bytes)?;
+    Ok(ModelFile {
+        tag: tag(name, bytes),
+        meta,
+        model,
+    })
+}
+
+/// Loads a model file's weights into `model`, which must have exactly their shapes.
+pub fn apply<M: ModuleSnapshot>(model: &mut M, name: &str, bytes: &[u8]) -> Result<()> {
     let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
         .with_from_adapter(FloatCastAdapter::to(DType::F32));
     let applied = model
@@ -107,15 +118,15 @@ pub fn load(name: &str, bytes: &[u8], device: &Device) -> Result<ModelFile> {
             "model {name} does not fit its declared shape"
         )));
     }
-    let hash: [u8; 32] = Sha256::digest(bytes).into();
-    Ok(ModelFile {
-        tag: ModelTag {
-            name: name.to_string(),
-            hash,
-        },
-        meta,
-        model,
-    })
+    Ok(())
+}
+
+/// The container tag of model file `bytes` called `name`.
+pub fn tag(name: &str, bytes: &[u8]) -> ModelTag {
+    ModelTag {
+        name: name.to_string(),
+        hash: Sha256::digest(bytes).into(),
+    }
 }
 
 /// The folders searched for model files: `$TESSERA_MODELS`, the repository's `models/` this
@@ -147,19 +158,29 @@ pub fn find(name: &str) -> Result<Vec<u8>> {
 /// Model `name` from [`find`], loaded on `device`; loaded models are kept (keyed by name and
 /// file hash, so a replaced file is loaded afresh).
 pub fn load_cached(name: &str, device: &Device) -> Result<std::sync::Arc<ModelFile>> {
+    cached(name, |bytes| load(name, bytes, device))
+}
+
+/// The value `make` builds from model file `name`, kept per name and file hash.
+pub fn cached<T: Send + Sync + 'static>(
+    name: &str,
+    make: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<std::sync::Arc<T>> {
+    use std::any::Any;
     use std::sync::{Arc, Mutex, OnceLock};
-    type Cache = Mutex<BTreeMap<(String, [u8; 32]), Arc<ModelFile>>>;
+    type Cache = Mutex<BTreeMap<(String, [u8; 32]), Arc<dyn Any + Send + Sync>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let bytes = find(name)?;
-    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let key = (name.to_string(), tag(name, &bytes).hash);
     let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
-    let key = (name.to_string(), hash);
     if let Some(m) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return Ok(m);
+        if let Ok(t) = m.downcast::<T>() {
+            return Ok(t);
+        }
     }
-    let file = Arc::new(load(name, &bytes, device)?);
+    let value = Arc::new(make(&bytes)?);
     if let Ok(mut c) = cache.lock() {
-        c.insert(key, file.clone());
+        c.insert(key, value.clone());
     }
-    Ok(file)
+    Ok(value)
 }

@@ -17,6 +17,8 @@ pub enum Command {
 pub enum Model {
     /// A photo model: the factorised prior or the mean-scale hyperprior.
     Photo(PhotoArgs),
+    /// The progressive recurrent codec's network (one variant: UNIT-FRAMEWORK).
+    Rnn(RnnArgs),
     /// Write a run's shipped model file (f16 weights and integer coding tables).
     Export {
         /// The run folder.
@@ -30,7 +32,11 @@ pub enum Model {
         force: bool,
         /// The training folders, named with their digests in the model card written beside
         /// the weights (NAME.md).
-        #[arg(long, value_delimiter = ',', default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half"
+        )]
         train: Vec<PathBuf>,
     },
 }
@@ -71,7 +77,11 @@ pub struct PhotoArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Folders of training photos (PNG).
-    #[arg(long, value_delimiter = ',', default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half"
+    )]
     train: Vec<PathBuf>,
     /// Folder of validation photos (PNG); never Kodak.
     #[arg(long, default_value = "../shared/data/cid22/validation")]
@@ -87,12 +97,100 @@ pub struct PhotoArgs {
     init_from: Option<PathBuf>,
 }
 
+#[derive(Args)]
+pub struct RnnArgs {
+    /// lstm, gru or resgru, then oneshot, additive or scaling: e.g. gru-additive.
+    #[arg(long, default_value = "gru-additive")]
+    variant: String,
+    /// Iterations per training crop.
+    #[arg(long, default_value_t = 8)]
+    iterations: usize,
+    /// Run folder (checkpoints, curves).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Total steps of the run.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// Checkpoint and stop after this many minutes.
+    #[arg(long)]
+    minutes: Option<f64>,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Side of the square training crops (a multiple of 16).
+    #[arg(long, default_value_t = 32)]
+    patch: usize,
+    #[arg(long, default_value_t = 5e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folders of training photos (PNG).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "../shared/data/cid22/training,../shared/data/clic2025-valid-half"
+    )]
+    train: Vec<PathBuf>,
+}
+
+fn run_rnn(a: RnnArgs) -> Result<()> {
+    use tessera_neural::recurrent::train as rt;
+    let cfg = rt::RunConfig {
+        variant: a.variant,
+        iterations: a.iterations,
+        batch: a.batch,
+        patch: a.patch,
+        lr: a.lr,
+        seed: a.seed,
+    };
+    let plan = rt::Plan {
+        dir: a.dir,
+        train: a.train,
+        steps: a.steps,
+        max_seconds: a.minutes.map(|m| m * 60.0),
+        checkpoint_every: 300.0,
+        progress: true,
+    };
+    let state = rt::run(cfg, &plan)?;
+    eprintln!(
+        "{}: step {} after {:.0} s of training",
+        plan.dir.display(),
+        state.step,
+        state.seconds
+    );
+    Ok(())
+}
+
 pub fn run(cmd: Command) -> Result<()> {
     let a = match cmd {
         Command::Train(Model::Photo(a)) => a,
-        Command::Train(Model::Export { run, out, force, train: folders }) => {
+        Command::Train(Model::Rnn(a)) => return run_rnn(a),
+        Command::Train(Model::Export {
+            run,
+            out,
+            force,
+            train: folders,
+        }) => {
+            let state = std::fs::read_to_string(run.join("resume.json")).unwrap_or_default();
+            if state.contains("\"variant\"") {
+                let meta = tessera_neural::recurrent::train::export(&run, &out, force)?;
+                eprintln!(
+                    "{}: rnn {} after {} steps ({:.0} s)",
+                    out.display(),
+                    meta.variant,
+                    meta.step,
+                    meta.seconds
+                );
+                return Ok(());
+            }
             let meta = train::export_with_card(&run, &out, force, Some(&folders))?;
-            eprintln!("{}: {} λ={} after {} steps ({:.0} s)", out.display(), meta.kind, meta.lambda, meta.step, meta.seconds);
+            eprintln!(
+                "{}: {} λ={} after {} steps ({:.0} s)",
+                out.display(),
+                meta.kind,
+                meta.lambda,
+                meta.step,
+                meta.seconds
+            );
             return Ok(());
         }
     };
@@ -119,6 +217,11 @@ pub fn run(cmd: Command) -> Result<()> {
         progress: true,
     };
     let state = train::run(cfg, &plan)?;
-    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    eprintln!(
+        "{}: step {} after {:.0} s of training",
+        plan.dir.display(),
+        state.step,
+        state.seconds
+    );
     Ok(())
 }

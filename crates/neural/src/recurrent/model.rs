@@ -1,0 +1,298 @@
+//! The progressive recurrent codec's network (Toderici et al. 2017, scaled to a CPU): an
+//! encoder of a strided convolution and three strided recurrent layers, a binariser, and a
+//! decoder of four recurrent layers with depth-to-space upsampling. Each iteration codes the
+//! current residual into `BITS` binary maps at 1/16 resolution (BITS/256 bits per pixel).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::tensor::activation::softplus;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::cell::{Cell, State, Unit};
+use crate::rng::Rng;
+
+/// Binary maps per iteration (at 1/16 of the image's width and height).
+pub const BITS: usize = 32;
+/// Every spatial size must be a multiple of this.
+pub const ALIGN: usize = 16;
+
+/// How the iterations combine into a picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framework {
+    /// Each iteration's decoder output is the whole picture; the residual goes forward.
+    OneShot,
+    /// Each iteration predicts the residual; the picture is the sum.
+    Additive,
+    /// Additive, with the residual scaled up by a gain predicted from the picture so far.
+    ResidualScaling,
+}
+
+impl Framework {
+    pub const ALL: [Framework; 3] = [
+        Framework::OneShot,
+        Framework::Additive,
+        Framework::ResidualScaling,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::OneShot => "oneshot",
+            Framework::Additive => "additive",
+            Framework::ResidualScaling => "scaling",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Framework::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    fn from_code(c: usize) -> Self {
+        match c {
+            0 => Framework::OneShot,
+            1 => Framework::Additive,
+            _ => Framework::ResidualScaling,
+        }
+    }
+}
+
+/// A unit and a framework: `gru-additive`, `lstm-oneshot`, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub unit: Unit,
+    pub framework: Framework,
+}
+
+impl Variant {
+    pub fn name(self) -> String {
+        format!("{}-{}", self.unit.name(), self.framework.name())
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        let (u, f) = s.split_once('-')?;
+        Some(Variant {
+            unit: Unit::from_name(u)?,
+            framework: Framework::from_name(f)?,
+        })
+    }
+
+    /// Every unit with every framework.
+    pub fn all() -> Vec<Variant> {
+        Unit::ALL
+            .iter()
+            .flat_map(|&unit| {
+                Framework::ALL
+                    .iter()
+                    .map(move |&framework| Variant { unit, framework })
+            })
+            .collect()
+    }
+}
+
+fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+    let p = k / 2;
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .init(device)
+}
+
+/// Encoder layers and the binariser's projection.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    conv: Conv2d,
+    cells: Vec<Cell>,
+    project: Conv2d,
+}
+
+/// Decoder layers: a projection, four recurrent layers each followed by depth-to-space, and
+/// the output projection to RGB.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    project: Conv2d,
+    cells: Vec<Cell>,
+    out: Conv2d,
+}
+
+/// The residual-scaling gain: a small strided network on the picture so far, one gain ≥ 1
+/// per 8×8 block.
+#[derive(Module, Debug)]
+pub struct Gain {
+    convs: Vec<Conv2d>,
+}
+
+/// The whole recurrent codec network.
+#[derive(Module, Debug)]
+pub struct RecurrentModel {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    pub gain: Option<Gain>,
+    framework: usize,
+}
+
+/// Recurrent states of both sides and the picture so far, between iterations.
+pub struct Progress {
+    enc: Vec<State>,
+    dec: Vec<State>,
+    /// The reconstruction after the iterations so far, in [−½, ½].
+    pub picture: Tensor<4>,
+    /// The gain the next iteration uses (residual scaling only).
+    gain: Option<Tensor<4>>,
+}
+
+/// Rearranges `[b, 4c, h, w]` into `[b, c, 2h, 2w]`.
+fn depth_to_space(x: Tensor<4>) -> Tensor<4> {
+    let [b, c4, h, w] = x.dims();
+    let c = c4 / 4;
+    x.reshape([b, c, 2, 2, h, w])
+        .permute([0, 1, 4, 2, 5, 3])
+        .reshape([b, c, 2 * h, 2 * w])
+}
+
+impl RecurrentModel {
+    /// A freshly initialised network for `variant`.
+    pub fn new(variant: Variant, rng: &mut Rng, device: &Device) -> Self {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        device.seed(rng.next_u64());
+        let u = variant.unit;
+        let encoder = Encoder {
+            conv: conv(3, 32, 3, 2, device),
+            cells: vec![
+                Cell::new(u, 32, 64, 2, device),
+                Cell::new(u, 64, 64, 2, device),
+                Cell::new(u, 64, 64, 2, device),
+            ],
+            project: conv(64, BITS, 1, 1, device),
+        };
+        let decoder = Decoder {
+            project: conv(BITS, 64, 1, 1, device),
+            cells: vec![
+                Cell::new(u, 64, 64, 1, device),
+                Cell::new(u, 16, 64, 1, device),
+                Cell::new(u, 16, 32, 1, device),
+                Cell::new(u, 8, 16, 1, device),
+            ],
+            out: conv(4, 3, 1, 1, device),
+        };
+        let gain = (variant.framework == Framework::ResidualScaling).then(|| Gain {
+            convs: vec![
+                conv(3, 16, 3, 2, device),
+                conv(16, 16, 3, 2, device),
+                conv(16, 1, 3, 2, device),
+            ],
+        });
+        Self {
+            encoder,
+            decoder,
+            gain,
+            framework: variant.framework as usize,
+        }
+    }
+
+    pub fn framework(&self) -> Framework {
+        Framework::from_code(self.framework)
+    }
+
+    /// The state before the first iteration for pictures of `b`×3×`h`×`w`.
+    pub fn start(&self, b: usize, h: usize, w: usize, device: &Device) -> Progress {
+        let (mut eh, mut ew) = (h / 2, w / 2);
+        let mut enc = Vec::new();
+        for c in &self.encoder.cells {
+            enc.push(c.zero_state(b, eh, ew, device));
+            (eh, ew) = (eh.div_ceil(2), ew.div_ceil(2));
+        }
+        let mut dec = Vec::new();
+        let (mut dh, mut dw) = (h / ALIGN, w / ALIGN);
+        for c in &self.decoder.cells {
+            dec.push(c.zero_state(b, dh, dw, device));
+            (dh, dw) = (dh * 2, dw * 2);
+        }
+        Progress {
+            enc,
+            dec,
+            picture: Tensor::zeros([b, 3, h, w], device),
+            gain: None,
+        }
+    }
+
+    /// The encoder's soft codes in (−1, 1) for the residual `residual` (the input picture minus
+    /// the reconstruction so far), advancing the encoder's states.
+    pub fn encode_step(&self, residual: Tensor<4>, p: &mut Progress) -> Tensor<4> {
+        let input = match &p.gain {
+            Some(g) => residual * g.clone(),
+            None => residual,
+        };
+        let mut x = self.encoder.conv.forward(input);
+        for (cell, state) in self.encoder.cells.iter().zip(p.enc.iter_mut()) {
+            let next = cell.forward(x, state.clone());
+            x = next.h.clone();
+            *state = next;
+        }
+        self.encoder.project.forward(x).tanh()
+    }
+
+    /// Decodes one iteration's bits (±1, `[b, BITS, h/16, w/16]`) into the picture, advancing
+    /// the decoder's states; returns the new picture.
+    pub fn decode_step(&self, bits: Tensor<4>, p: &mut Progress) -> Tensor<4> {
+        let mut x = self.decoder.project.forward(bits);
+        for (cell, state) in self.decoder.cells.iter().zip(p.dec.iter_mut()) {
+            let next = cell.forward(x, state.clone());
+            x = depth_to_space(next.h.clone());
+            *state = next;
+        }
+        let out = self.decoder.out.forward(x).tanh();
+        let picture = match self.framework() {
+            Framework::OneShot => out * 0.5,
+            Framework::Additive => p.picture.clone() + out,
+            Framework::ResidualScaling => {
+                let step = match &p.gain {
+                    Some(g) => out / g.clone(),
+                    None => out,
+                };
+                p.picture.clone() + step
+            }
+        };
+        if let Some(gain) = &self.gain {
+            p.gain = Some(gain.forward(picture.clone()));
+        }
+        p.picture = picture.clone();
+        picture
+    }
+}
+
+impl Gain {
+    /// Gains ≥ 1, one per 8×8 block, repeated to full resolution.
+    fn forward(&self, picture: Tensor<4>) -> Tensor<4> {
+        let mut x = picture;
+        for (i, c) in self.convs.iter().enumerate() {
+            x = c.forward(x);
+            if i + 1 < self.convs.len() {
+                x = burn::tensor::activation::relu(x);
+            }
+        }
+        let g = softplus(x, 1.0) + 1.0;
+        let [b, _, h, w] = g.dims();
+        g.reshape([b, 1, h, 1, w, 1])
+            .expand([b, 1, h, 8, w, 8])
+            .reshape([b, 1, 8 * h, 8 * w])
+            .repeat_dim(1, 3)
+    }
+}
+
+/// Stochastic binarisation for training: ±1 with P(+1) = (1 + y)/2, passing the gradient of
+/// `y` straight through.
+pub fn binarize_noisy(y: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
+    let dims = y.dims();
+    let n = dims.iter().product();
+    let u: Vec<f32> = (0..n).map(|_| rng.uniform()).collect();
+    let u = Tensor::<4>::from_data(TensorData::new(u, dims), &y.device());
+    let p = (y.clone() + 1.0) * 0.5;
+    let sample = p.lower_equal(u).float().neg() * 2.0 + 1.0;
+    y.clone() + (sample - y).detach()
+}
+
+/// The sign, for coding: +1 where `y ≥ 0`.
+pub fn binarize(y: Tensor<4>) -> Tensor<4> {
+    y.greater_equal_elem(0.0).float() * 2.0 - 1.0
+}

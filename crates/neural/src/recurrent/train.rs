@@ -1,0 +1,248 @@
+//! Training of the recurrent codec: 32×32 crops, `iterations` passes per crop, loss the mean
+//! absolute residual summed over iterations (as in the paper), stochastic binarisation.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use tessera_core::{Error, Result};
+
+use super::model::{binarize_noisy, RecurrentModel, Variant};
+use crate::checkpoint::{self, append_csv, scalar};
+use crate::photo::data::{self, Photo};
+use crate::rng::Rng;
+
+/// What a run is; checked when resuming (the learning rate may change).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    pub variant: String,
+    pub iterations: usize,
+    pub batch: usize,
+    pub patch: usize,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+/// Progress of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    pub config: RunConfig,
+    pub step: u64,
+    pub rng: u64,
+    pub seconds: f64,
+}
+
+/// Where the data is and how long to go.
+pub struct Plan {
+    pub dir: PathBuf,
+    pub train: Vec<PathBuf>,
+    pub steps: u64,
+    pub max_seconds: Option<f64>,
+    pub checkpoint_every: f64,
+    pub progress: bool,
+}
+
+impl RunConfig {
+    pub fn variant(&self) -> Result<Variant> {
+        Variant::from_name(&self.variant)
+            .ok_or_else(|| Error::InvalidParam(format!("unknown variant '{}'", self.variant)))
+    }
+}
+
+/// Loads the run in `dir`, if any.
+pub fn load_run(
+    dir: &std::path::Path,
+    device: &Device,
+) -> Result<Option<(RecurrentModel, ModuleOptimizer, RunState)>> {
+    checkpoint::load(dir, |s: &RunState| {
+        Ok(RecurrentModel::new(
+            s.config.variant()?,
+            &mut Rng::new(s.config.seed),
+            device,
+        ))
+    })
+}
+
+/// The loss of one batch: Σ over iterations of the mean absolute residual.
+fn loss(
+    model: &RecurrentModel,
+    x: Tensor<4>,
+    iterations: usize,
+    rng: &mut Rng,
+) -> (Tensor<1>, Vec<f32>) {
+    let [b, _, h, w] = x.dims();
+    let mut p = model.start(b, h, w, &x.device());
+    let mut total: Option<Tensor<1>> = None;
+    let mut per_iter = Vec::new();
+    let mut residual = x.clone();
+    for _ in 0..iterations {
+        let bits = binarize_noisy(model.encode_step(residual, &mut p), rng);
+        let picture = model.decode_step(bits, &mut p);
+        residual = x.clone() - picture;
+        let l = residual.clone().abs().mean();
+        per_iter.push(scalar(&l));
+        total = Some(match total {
+            Some(t) => t + l,
+            None => l,
+        });
+    }
+    (total.expect("at least one iteration"), per_iter)
+}
+
+/// Runs (or resumes) training until `plan.steps` or `plan.max_seconds`.
+pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
+    if cfg.iterations == 0 || cfg.patch % super::model::ALIGN != 0 {
+        return Err(Error::InvalidParam(
+            "iterations must be positive and the patch a multiple of 16".into(),
+        ));
+    }
+    let device = checkpoint::train_device();
+    let (mut model, mut optim, mut state) = match load_run(&plan.dir, &device)? {
+        Some((m, o, mut s)) => {
+            if (RunConfig {
+                lr: cfg.lr,
+                ..s.config.clone()
+            }) != cfg
+            {
+                return Err(Error::InvalidParam(format!(
+                    "{} holds a run with other settings ({:?})",
+                    plan.dir.display(),
+                    s.config
+                )));
+            }
+            s.config.lr = cfg.lr;
+            (m, o, s)
+        }
+        None => {
+            let mut rng = Rng::new(cfg.seed);
+            let model = RecurrentModel::new(cfg.variant()?, &mut rng, &device);
+            let state = RunState {
+                config: cfg.clone(),
+                step: 0,
+                rng: rng.state,
+                seconds: 0.0,
+            };
+            (model, checkpoint::optimiser(), state)
+        }
+    };
+    std::fs::create_dir_all(&plan.dir)?;
+    let photos: Vec<Photo> = data::load_folders(&plan.train, cfg.patch)?;
+    let mut log = append_csv(
+        &plan.dir.join("train.csv"),
+        "step,loss,first_iteration_l1,last_iteration_l1,seconds",
+    )?;
+    let bar = if plan.progress {
+        indicatif::ProgressBar::new(plan.steps)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_position(state.step);
+    let mut rng = Rng::new(state.rng);
+    let started = Instant::now();
+    let mut last_save = Instant::now();
+    let stop_file = plan.dir.join("STOP");
+    while state.step < plan.steps {
+        let t = Instant::now();
+        let (b, p) = (cfg.batch, cfg.patch);
+        let v: Vec<f32> = data::random_batch(&photos, b, p, &mut rng)
+            .into_iter()
+            .map(|x| x - 0.5)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(v, [b, 3, p, p]), &device);
+        let (l, per_iter) = loss(&model, x, cfg.iterations, &mut rng);
+        let value = scalar(&l);
+        if !value.is_finite() {
+            return Err(Error::InvalidParam(format!(
+                "training diverged at step {}",
+                state.step
+            )));
+        }
+        let grads = GradientsParams::from_grads(l.backward(), &model);
+        model = optim.step(cfg.lr, model, grads);
+        state.step += 1;
+        state.seconds += t.elapsed().as_secs_f64();
+        bar.set_position(state.step);
+        if state.step % 25 == 0 {
+            let (first, last) = (per_iter[0], per_iter[per_iter.len() - 1]);
+            writeln!(
+                log,
+                "{},{value:.5},{first:.5},{last:.5},{:.1}",
+                state.step, state.seconds
+            )?;
+        }
+        let stop = stop_file.exists()
+            || plan
+                .max_seconds
+                .is_some_and(|m| started.elapsed().as_secs_f64() >= m);
+        if stop
+            || last_save.elapsed().as_secs_f64() >= plan.checkpoint_every
+            || state.step == plan.steps
+        {
+            state.rng = rng.state;
+            checkpoint::save(&plan.dir, &model, &optim, &state)?;
+            last_save = Instant::now();
+        }
+        if stop {
+            let _ = std::fs::remove_file(&stop_file);
+            break;
+        }
+    }
+    bar.finish();
+    Ok(state)
+}
+
+/// Writes the shipped model file of the run in `dir` (f16 weights, [`Meta`]) and a model card
+/// beside it.
+pub fn export(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    force: bool,
+) -> Result<super::codec::Meta> {
+    let (model, _, state) = load_run(dir, &checkpoint::train_device())?
+        .ok_or_else(|| Error::InvalidParam(format!("no run in {}", dir.display())))?;
+    let c = &state.config;
+    let meta = super::codec::Meta {
+        variant: c.variant.clone(),
+        iterations: c.iterations,
+        step: state.step,
+        seconds: state.seconds,
+    };
+    let bytes = crate::photo::weights::export(&model, &meta)?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    tessera_core::io::write_atomic(out, &bytes, force)?;
+    let name = out
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let card = format!(
+        "# {name}\n\nRecurrent progressive codec (Toderici et al. 2017), variant `{v}`: encoder conv 3×3/2 3→32 and three \
+         3×3/2 recurrent layers (64, 64, 64 channels), binariser 1×1 → {bits} maps at 1/16 resolution (tanh, stochastic \
+         binarisation in training, sign when coding: {raw} raw bits per pixel per iteration), decoder 1×1 {bits}→64 and four \
+         recurrent layers (64, 64, 32, 16; 3×3 input and 1×1 hidden kernels) each followed by depth-to-space ×2, output 1×1 → RGB (tanh). Channel counts are an \
+         eighth of the paper's so that training runs on a 2-core CPU. Weights in f16 ({len} bytes).\n\n\
+         ## Training\n\nRandom {p}×{p} crops with flips from CID22 training and CLIC 2025 valid-half; loss the mean absolute \
+         residual summed over {it} iterations; Adam, learning rate {lr}, batch {b}, seed {seed}; {step} steps in {hours:.2} \
+         hours on this 2-core machine.\n\n```\ntessera train rnn --variant {v} --iterations {it} --batch {b} --patch {p} \
+         --lr {lr} --seed {seed} --steps {step} --dir {dir}\ntessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
+         Curves: `train.csv` in the run folder. Kodak results: BENCHMARKS.md, section \"Recurrent codec\".\n",
+        v = c.variant,
+        bits = super::model::BITS,
+        raw = super::model::BITS as f64 / 256.0,
+        len = bytes.len(),
+        p = c.patch,
+        it = c.iterations,
+        lr = c.lr,
+        b = c.batch,
+        seed = c.seed,
+        step = state.step,
+        hours = state.seconds / 3600.0,
+        dir = dir.display(),
+    );
+    tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
+    Ok(meta)
+}
