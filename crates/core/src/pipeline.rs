@@ -109,8 +109,8 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// RGB PSNR in dB over all channels (used by the quality search; the lab has the full metrics).
-fn psnr_rgb(a: &Image, b: &Image) -> f64 {
+/// RGB PSNR in dB over all channels (used by quality searches; the lab has the full metrics).
+pub fn psnr_rgb(a: &Image, b: &Image) -> f64 {
     let max = f64::from(a.max_value());
     let n = a.samples().len() as f64;
     let se: f64 = a

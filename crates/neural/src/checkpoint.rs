@@ -92,3 +92,49 @@ pub fn scalar(t: &Tensor<1>) -> f32 {
         .and_then(|v| v.first().copied())
         .unwrap_or(f32::NAN)
 }
+
+/// When a training loop checkpoints and stops: every `every` seconds, at the end, after
+/// `max_seconds` of this invocation, or at once when the file `DIR/STOP` appears (which asks a
+/// running trainer to checkpoint and stop; it is removed when obeyed).
+pub struct Pacer {
+    started: std::time::Instant,
+    last_save: std::time::Instant,
+    every: f64,
+    max_seconds: Option<f64>,
+    stop_file: std::path::PathBuf,
+}
+
+/// What a loop should do after a step.
+pub struct Pace {
+    pub save: bool,
+    pub stop: bool,
+}
+
+impl Pacer {
+    pub fn new(dir: &Path, every: f64, max_seconds: Option<f64>) -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            started: now,
+            last_save: now,
+            every,
+            max_seconds,
+            stop_file: dir.join("STOP"),
+        }
+    }
+
+    /// Whether to checkpoint and whether to stop, given whether the run has reached its end.
+    pub fn after_step(&mut self, finished: bool) -> Pace {
+        let stop = self.stop_file.exists()
+            || self
+                .max_seconds
+                .is_some_and(|m| self.started.elapsed().as_secs_f64() >= m);
+        let save = stop || finished || self.last_save.elapsed().as_secs_f64() >= self.every;
+        if save {
+            self.last_save = std::time::Instant::now();
+        }
+        if stop {
+            let _ = std::fs::remove_file(&self.stop_file);
+        }
+        Pace { save, stop }
+    }
+}

@@ -92,7 +92,7 @@ impl Conv {
         if weight.len() != cin * cout * k * k
             || bias.len() != cout
             || cin * k * k > MAX_TERMS
-            || k % 2 == 0
+            || k.is_multiple_of(2)
         {
             return None;
         }
@@ -215,6 +215,7 @@ mod tests {
     }
 
     /// Float reference of the same layer, straight from the definition.
+    #[allow(clippy::too_many_arguments)]
     fn reference(
         cin: usize,
         cout: usize,

@@ -224,6 +224,15 @@ fn codecs_round_trip_and_refuse_what_they_cannot_decode() {
     ));
 }
 
+/// SHA-256 of an image's samples (little-endian u16), as hex.
+fn sample_hash(img: &Image) -> String {
+    let bytes: Vec<u8> = img.samples().iter().flat_map(|v| v.to_le_bytes()).collect();
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The committed golden file decodes to the committed pixels on every machine.
 #[test]
 fn golden_bitstream_decodes_identically() {
@@ -241,15 +250,7 @@ fn golden_bitstream_decodes_identically() {
     assert_eq!(c.header.model.as_ref(), Some(&file.tag));
     let img =
         tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload).unwrap();
-    let got: String = Sha256::digest(
-        img.samples()
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-    .iter()
-    .map(|b| format!("{b:02x}"))
-    .collect();
+    let got = sample_hash(&img);
     assert_eq!(got, want.trim());
 }
 
@@ -283,14 +284,6 @@ fn make_golden() {
     std::fs::write(dir.join("hyperprior.tsr"), c.to_bytes().unwrap()).unwrap();
     let img =
         tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload).unwrap();
-    let hash: String = Sha256::digest(
-        img.samples()
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-    .iter()
-    .map(|b| format!("{b:02x}"))
-    .collect();
+    let hash = sample_hash(&img);
     std::fs::write(dir.join("hyperprior.sha256"), hash + "\n").unwrap();
 }

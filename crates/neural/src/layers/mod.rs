@@ -3,3 +3,16 @@
 pub mod density;
 pub mod gaussian;
 pub mod gdn;
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::tensor::Device;
+
+/// A `k`×`k` convolution with stride `stride` and "same" zero padding (`k/2` on each side).
+pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+    let p = k / 2;
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .init(device)
+}

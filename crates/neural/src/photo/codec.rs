@@ -91,7 +91,7 @@ impl PhotoCodec {
                 .is_none_or(|b| bytes.len() as f64 * 8.0 / pixels <= b);
             let good = match params.target_psnr {
                 Some(t) => {
-                    psnr_rgb(
+                    tessera_core::pipeline::psnr_rgb(
                         image,
                         &tessera_core::pipeline::decode_container(self, &container)?,
                     ) >= t
@@ -517,19 +517,4 @@ pub(crate) fn from_planar(
         }
     }
     Image::from_u8(w as u32, h as u32, channels, &out).expect("geometry checked by the container")
-}
-
-fn psnr_rgb(a: &Image, b: &Image) -> f64 {
-    let se: f64 = a
-        .samples()
-        .iter()
-        .zip(b.samples())
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum();
-    let mse = se / a.samples().len().max(1) as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0 * 255.0 / mse).log10()
-    }
 }

@@ -8,11 +8,11 @@
 //! mean and a scale for every latent.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::layers::conv;
 use crate::layers::density::FactorizedDensity;
 use crate::layers::gaussian;
 use crate::layers::gdn::Gdn;
@@ -91,14 +91,6 @@ pub struct PhotoModel {
     pub density: Option<FactorizedDensity>,
     /// The hyperprior (hyperprior model only).
     pub hyper: Option<Hyper>,
-}
-
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
-    let p = k / 2;
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .init(device)
 }
 
 fn deconv(cin: usize, cout: usize, device: &Device) -> ConvTranspose2d {

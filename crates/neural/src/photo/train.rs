@@ -215,10 +215,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     );
     bar.set_position(state.step);
     let mut rng = Rng::new(state.rng);
-    let started = Instant::now();
-    let mut last_save = Instant::now();
-    // Creating this file asks a running trainer to checkpoint and stop.
-    let stop_file = plan.dir.join("STOP");
+    let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     let mut window = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0u32);
     while state.step < plan.steps {
         let t = Instant::now();
@@ -273,20 +270,12 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        let stop = stop_file.exists()
-            || plan
-                .max_seconds
-                .is_some_and(|m| started.elapsed().as_secs_f64() >= m);
-        if stop
-            || last_save.elapsed().as_secs_f64() >= plan.checkpoint_every
-            || state.step == plan.steps
-        {
+        let pace = pacer.after_step(state.step == plan.steps);
+        if pace.save {
             state.rng = rng.state;
             checkpoint::save(&plan.dir, &model, &optim, &state)?;
-            last_save = Instant::now();
         }
-        if stop {
-            let _ = std::fs::remove_file(&stop_file);
+        if pace.stop {
             break;
         }
     }

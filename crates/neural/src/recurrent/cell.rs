@@ -4,10 +4,11 @@
 //! on two cores).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
+
+use crate::layers::conv;
 
 /// The kind of recurrent unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,14 +76,6 @@ pub struct Cell {
     unit: usize,
     channels: usize,
     stride: usize,
-}
-
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
-    let p = k / 2;
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .init(device)
 }
 
 impl Cell {

@@ -4,12 +4,12 @@
 //! current residual into `BITS` binary maps at 1/16 resolution (BITS/256 bits per pixel).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::cell::{Cell, State, Unit};
+use crate::layers::conv;
 use crate::rng::Rng;
 
 /// Binary maps per iteration (at 1/16 of the image's width and height).
@@ -87,14 +87,6 @@ impl Variant {
             })
             .collect()
     }
-}
-
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
-    let p = k / 2;
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .init(device)
 }
 
 /// Encoder layers and the binariser's projection.

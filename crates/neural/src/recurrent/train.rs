@@ -94,7 +94,7 @@ fn loss(
 
 /// Runs (or resumes) training until `plan.steps` or `plan.max_seconds`.
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
-    if cfg.iterations == 0 || cfg.patch % super::model::ALIGN != 0 {
+    if cfg.iterations == 0 || !cfg.patch.is_multiple_of(super::model::ALIGN) {
         return Err(Error::InvalidParam(
             "iterations must be positive and the patch a multiple of 16".into(),
         ));
@@ -141,9 +141,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     };
     bar.set_position(state.step);
     let mut rng = Rng::new(state.rng);
-    let started = Instant::now();
-    let mut last_save = Instant::now();
-    let stop_file = plan.dir.join("STOP");
+    let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     while state.step < plan.steps {
         let t = Instant::now();
         let (b, p) = (cfg.batch, cfg.patch);
@@ -173,20 +171,12 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        let stop = stop_file.exists()
-            || plan
-                .max_seconds
-                .is_some_and(|m| started.elapsed().as_secs_f64() >= m);
-        if stop
-            || last_save.elapsed().as_secs_f64() >= plan.checkpoint_every
-            || state.step == plan.steps
-        {
+        let pace = pacer.after_step(state.step == plan.steps);
+        if pace.save {
             state.rng = rng.state;
             checkpoint::save(&plan.dir, &model, &optim, &state)?;
-            last_save = Instant::now();
         }
-        if stop {
-            let _ = std::fs::remove_file(&stop_file);
+        if pace.stop {
             break;
         }
     }
