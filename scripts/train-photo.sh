@@ -3,7 +3,8 @@
 # to continue. Each line: model, λ, run folder, step target, minutes at most for this
 # invocation, [run to start from when the folder is new]. The mid-rate (q3) models are trained
 # from scratch; the other rates are fine-tuned from them. `touch DIR/STOP` ends a stage early
-# with a checkpoint.
+# with a checkpoint. `scripts/save-training.sh` copies the checkpoints to commit into
+# models/resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
@@ -23,6 +24,11 @@ hyperprior 0.0067 $R/hyperprior-q3 100000 600
 "}
 echo "$STAGES" | while read -r model lambda dir steps minutes from; do
   [ -z "$model" ] && continue
+  # A fresh machine resumes from the checkpoint committed in models/resume.
+  committed="models/resume/$(basename "$dir")"
+  if [ ! -e "$dir/resume.json" ] && [ -e "$committed/resume.json" ]; then
+    mkdir -p "$dir" && cp "$committed"/* "$dir"/
+  fi
   args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --steps "$steps" --minutes "$minutes" --lr "$LR")
   [ -n "${from:-}" ] && [ ! -e "$dir/resume.json" ] && args+=(--init-from "$from")
   echo "== $(date -u +%H:%M) $model λ=$lambda to step $steps (≤ $minutes min) in $dir"
