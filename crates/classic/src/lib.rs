@@ -22,5 +22,6 @@ pub fn codecs() -> Vec<Box<dyn Codec>> {
         Box::new(lossless::calic::Calic),
         Box::new(lossless::wavelet::Wavelet),
         Box::new(lossy::dct::Dct),
+        Box::new(lossy::wavelet::WaveletLossy),
         Box::new(vq::Vq), Box::new(fractal::Fractal)]
 }
