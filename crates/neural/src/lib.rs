@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod fixed;
 pub mod layers;
+pub mod mnist;
 pub mod photo;
 pub mod recurrent;
 pub mod rng;
