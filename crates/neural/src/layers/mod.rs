@@ -16,3 +16,13 @@ pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .init(device)
 }
+
+/// Builds a model with burn's global generator (which its layer initialisers draw from)
+/// seeded with `seed`, holding one lock so that no other model creation draws in between:
+/// the same seed gives the same model.
+pub fn seeded<T>(seed: u64, device: &Device, make: impl FnOnce() -> T) -> T {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    make()
+}

@@ -208,23 +208,20 @@ pub enum Quantise<'a> {
 impl PhotoModel {
     /// A freshly initialised model, the same for the same generator state.
     pub fn new(cfg: Config, rng: &mut Rng, device: &Device) -> Self {
-        // burn's layer initialisers draw from the backend's global generator: seed it from
-        // ours, and hold a lock so that no other model creation draws in between.
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(rng.next_u64());
-        let analysis = Analysis::new(cfg.n, cfg.m, device);
-        let synthesis = Synthesis::new(cfg.n, cfg.m, device);
-        let (density, hyper) = match cfg.kind {
-            Kind::Factorized => (Some(FactorizedDensity::new(cfg.m, rng, device)), None),
-            Kind::Hyperprior => (None, Some(Hyper::new(cfg.n, cfg.m, rng, device))),
-        };
-        Self {
-            analysis,
-            synthesis,
-            density,
-            hyper,
-        }
+        crate::layers::seeded(rng.next_u64(), device, || {
+            let analysis = Analysis::new(cfg.n, cfg.m, device);
+            let synthesis = Synthesis::new(cfg.n, cfg.m, device);
+            let (density, hyper) = match cfg.kind {
+                Kind::Factorized => (Some(FactorizedDensity::new(cfg.m, rng, device)), None),
+                Kind::Hyperprior => (None, Some(Hyper::new(cfg.n, cfg.m, rng, device))),
+            };
+            Self {
+                analysis,
+                synthesis,
+                density,
+                hyper,
+            }
+        })
     }
 
     /// Forward pass with estimated rate.

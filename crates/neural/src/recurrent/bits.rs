@@ -98,7 +98,7 @@ impl BitCoder {
     }
 }
 
-/// Splits a payload into its iteration streams (each preceded by its length as a LEB128
+/// Splits a payload into its streams (iterations, or chunks of digits; each preceded by its length as a LEB128
 /// varint), refusing lengths that run past the end.
 pub fn split(payload: &[u8]) -> Result<Vec<&[u8]>> {
     let mut out = Vec::new();
@@ -109,10 +109,10 @@ pub fn split(payload: &[u8]) -> Result<Vec<&[u8]>> {
         loop {
             let (&b, r) = rest
                 .split_first()
-                .ok_or(Error::corrupt("iteration length"))?;
+                .ok_or(Error::corrupt("stream length"))?;
             rest = r;
             if shift > 28 {
-                return Err(Error::corrupt("iteration length"));
+                return Err(Error::corrupt("stream length"));
             }
             len |= usize::from(b & 0x7f) << shift;
             shift += 7;
@@ -121,7 +121,7 @@ pub fn split(payload: &[u8]) -> Result<Vec<&[u8]>> {
             }
         }
         if len > rest.len() {
-            return Err(Error::corrupt("iteration stream runs past the payload"));
+            return Err(Error::corrupt("a stream runs past the payload"));
         }
         let (s, r) = rest.split_at(len);
         out.push(s);
@@ -130,7 +130,7 @@ pub fn split(payload: &[u8]) -> Result<Vec<&[u8]>> {
     Ok(out)
 }
 
-/// Appends one iteration stream with its length.
+/// Appends one stream with its length.
 pub fn push(payload: &mut Vec<u8>, stream: &[u8]) {
     let mut n = stream.len();
     loop {

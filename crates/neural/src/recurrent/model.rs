@@ -144,9 +144,10 @@ fn depth_to_space(x: Tensor<4>) -> Tensor<4> {
 impl RecurrentModel {
     /// A freshly initialised network for `variant`.
     pub fn new(variant: Variant, rng: &mut Rng, device: &Device) -> Self {
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(rng.next_u64());
+        crate::layers::seeded(rng.next_u64(), device, || Self::init(variant, device))
+    }
+
+    fn init(variant: Variant, device: &Device) -> Self {
         let u = variant.unit;
         let encoder = Encoder {
             conv: conv(3, 32, 3, 2, device),

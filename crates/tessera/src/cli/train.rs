@@ -19,6 +19,8 @@ pub enum Model {
     Photo(PhotoArgs),
     /// The progressive recurrent codec's network (one variant: UNIT-FRAMEWORK).
     Rnn(RnnArgs),
+    /// The pixel model of the learned lossless digit coder `mnist-lossless`.
+    MnistLossless(MnistLosslessArgs),
     /// Write a run's shipped model file (f16 weights and integer coding tables).
     Export {
         /// The run folder.
@@ -132,6 +134,67 @@ pub struct RnnArgs {
     train: Vec<PathBuf>,
 }
 
+#[derive(Args)]
+pub struct MnistLosslessArgs {
+    /// Run folder (checkpoints, curves).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Total steps of the run.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// Checkpoint and stop after this many minutes.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// From this step on, train at a tenth of the learning rate.
+    #[arg(long)]
+    decay_from: Option<u64>,
+    /// Rows above (and columns either side) the causal window reaches.
+    #[arg(long, default_value_t = 4)]
+    radius: usize,
+    /// Width of the hidden layers.
+    #[arg(long, default_value_t = 96)]
+    hidden: usize,
+    /// Hidden 1×1 layers after the masked convolution.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Digits per step.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folder holding MNIST's training split (train-images-idx3-ubyte[.gz]).
+    #[arg(long, default_value = "../shared/data/mnist")]
+    data: PathBuf,
+    /// Steps between validations (the held-out digits coded for real).
+    #[arg(long, default_value_t = 1000)]
+    validate_every: u64,
+}
+
+fn run_mnist_lossless(a: MnistLosslessArgs) -> Result<()> {
+    use tessera_neural::mnist::lossless::{model::Shape, train as lt};
+    let cfg = lt::RunConfig {
+        shape: Shape { radius: a.radius, hidden: a.hidden, layers: a.layers },
+        batch: a.batch,
+        lr: a.lr,
+        seed: a.seed,
+    };
+    let plan = lt::Plan {
+        dir: a.dir,
+        data: a.data,
+        steps: a.steps,
+        decay_from: a.decay_from,
+        max_seconds: a.minutes.map(|m| m * 60.0),
+        checkpoint_every: 300.0,
+        validate_every: a.validate_every,
+        progress: true,
+    };
+    let state = lt::run(cfg, &plan)?;
+    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    Ok(())
+}
+
 fn run_rnn(a: RnnArgs) -> Result<()> {
     use tessera_neural::recurrent::train as rt;
     let cfg = rt::RunConfig {
@@ -164,6 +227,7 @@ pub fn run(cmd: Command) -> Result<()> {
     let a = match cmd {
         Command::Train(Model::Photo(a)) => a,
         Command::Train(Model::Rnn(a)) => return run_rnn(a),
+        Command::Train(Model::MnistLossless(a)) => return run_mnist_lossless(a),
         Command::Train(Model::Export {
             run,
             out,
@@ -171,6 +235,14 @@ pub fn run(cmd: Command) -> Result<()> {
             train: folders,
         }) => {
             let state = std::fs::read_to_string(run.join("resume.json")).unwrap_or_default();
+            if state.contains("\"radius\"") {
+                use tessera_neural::mnist::{data, lossless::train as lt};
+                let folder = PathBuf::from("../shared/data/mnist");
+                let folder = folders.first().filter(|f| f.join("train-images-idx3-ubyte.gz").exists()).unwrap_or(&folder);
+                let meta = lt::export(&run, &out, force, folder, &data::embedded_test_set()?)?;
+                eprintln!("{}: mnist-lossless after {} steps ({:.0} s)", out.display(), meta.step, meta.seconds);
+                return Ok(());
+            }
             if state.contains("\"variant\"") {
                 let meta = tessera_neural::recurrent::train::export(&run, &out, force)?;
                 eprintln!(

@@ -1,0 +1,169 @@
+//! The `mnist-lossless` codec: digits in chunks, each chunk one range-coded stream whose
+//! every pixel is coded with the pixel model's frequencies. Chunks code and decode in
+//! parallel; the payload is the chunks' streams, each preceded by its length.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, ModelTag, Result};
+use tessera_entropy::range::{RangeDecoder, RangeEncoder};
+
+use super::model::{PixelModel, Shape};
+use super::net::Net;
+use crate::mnist::data::{Digits, PIXELS, SIDE};
+use crate::photo::weights;
+use crate::recurrent::bits;
+use crate::rng::Rng;
+
+/// The model file's name.
+pub const MODEL_NAME: &str = "mnist-lossless";
+const VERSION: u8 = 1;
+/// Digits per chunk: small enough that a 10,000-digit set keeps every core busy, large enough
+/// that the streams' ends and lengths cost nothing that shows (about 10 bytes a chunk).
+const CHUNK: usize = 250;
+
+/// What a model file says about itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub shape: Shape,
+    /// Training steps and seconds behind these weights.
+    pub step: u64,
+    pub seconds: f64,
+}
+
+/// A loaded model.
+pub struct Loaded {
+    pub tag: ModelTag,
+    pub meta: Meta,
+    pub net: Net,
+}
+
+/// Loads a model file's bytes.
+pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Loaded> {
+    let meta: Meta = weights::read_meta(bytes)?;
+    meta.shape.check().map_err(|_| Error::corrupt("model file shape"))?;
+    let mut model = PixelModel::new(meta.shape, &mut Rng::new(0), &crate::photo::codec::device());
+    weights::apply(&mut model, name, bytes)?;
+    Ok(Loaded { tag: weights::tag(name, bytes), meta, net: Net::new(&model)? })
+}
+
+fn load() -> Result<Arc<Loaded>> {
+    weights::cached(MODEL_NAME, |bytes| load_bytes(MODEL_NAME, bytes))
+}
+
+/// The learned lossless digit codec.
+pub struct MnistLossless;
+
+/// Codes `digits` with a loaded model.
+pub fn encode_with(m: &Loaded, digits: &Digits) -> Result<Encoded> {
+    let streams = digits
+        .pixels
+        .par_chunks(CHUNK * PIXELS)
+        .map(|chunk| encode_chunk(&m.net, chunk))
+        .collect::<Result<Vec<_>>>()?;
+    let mut payload = Vec::new();
+    for s in &streams {
+        bits::push(&mut payload, s);
+    }
+    let chunk = CHUNK as u16;
+    Ok(Encoded {
+        params: vec![VERSION, chunk as u8, (chunk >> 8) as u8],
+        payload,
+        model: Some(m.tag.clone()),
+    })
+}
+
+fn encode_chunk(net: &Net, pixels: &[u8]) -> Result<Vec<u8>> {
+    let mut enc = RangeEncoder::new();
+    let mut s = net.scratch();
+    for digit in pixels.chunks_exact(PIXELS) {
+        for (p, &v) in digit.iter().enumerate() {
+            let f = net.freqs(digit, p / SIDE, p % SIDE, &mut s);
+            let v = usize::from(v);
+            enc.encode_interval(f.cum[v], f.cum[v + 1] - f.cum[v], f.total())?;
+        }
+    }
+    Ok(enc.finish())
+}
+
+/// Decodes a payload with the loaded model, which the container must name.
+pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
+    let chunk = match *params {
+        [VERSION, lo, hi] => usize::from(u16::from_le_bytes([lo, hi])),
+        _ => return Err(Error::corrupt("codec parameters")),
+    };
+    if chunk == 0 {
+        return Err(Error::corrupt("chunk size"));
+    }
+    if header.model.as_ref() != Some(&m.tag) {
+        return Err(Error::corrupt("container does not name this model's weights"));
+    }
+    if (header.width, header.height, header.channels, header.bit_depth) != (SIDE as u32, SIDE as u32, 1, 8) {
+        return Err(Error::corrupt("geometry this codec does not write"));
+    }
+    let count = header.frames as usize;
+    let streams = bits::split(payload)?;
+    if streams.len() != count.div_ceil(chunk) {
+        return Err(Error::corrupt("the number of chunks does not match the number of digits"));
+    }
+    let parts = streams
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| decode_chunk(&m.net, s, chunk.min(count - i * chunk)))
+        .collect::<Result<Vec<_>>>()?;
+    Digits { pixels: parts.concat(), labels: None }.to_image()
+}
+
+fn decode_chunk(net: &Net, stream: &[u8], digits: usize) -> Result<Vec<u8>> {
+    let mut dec = RangeDecoder::new(stream);
+    let mut s = net.scratch();
+    let mut out = vec![0u8; digits * PIXELS];
+    for digit in out.chunks_exact_mut(PIXELS) {
+        for p in 0..PIXELS {
+            let f = net.freqs(digit, p / SIDE, p % SIDE, &mut s);
+            let t = dec.decode_target(f.total())?;
+            let v = f.find(t);
+            dec.consume(f.cum[v], f.cum[v + 1] - f.cum[v], f.total());
+            digit[p] = v as u8;
+        }
+    }
+    dec.check_end()?;
+    Ok(out)
+}
+
+impl Codec for MnistLossless {
+    fn name(&self) -> &'static str {
+        "mnist-lossless"
+    }
+
+    fn summary(&self) -> &'static str {
+        "learned lossless digit coder: a causal network predicts each pixel's distribution (28×28 gray digits or IDX sets of them)"
+    }
+
+    fn is_lossless(&self) -> bool {
+        true
+    }
+
+    fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
+        let digits = Digits::from_image(image)?;
+        encode_with(&*load()?, &digits)
+    }
+
+    fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
+        decode_with(&*load()?, header, params, payload)
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        weights::find(MODEL_NAME).err().map(|e| e.to_string())
+    }
+
+    fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
+        let tag = weights::tag("", &weights::find(MODEL_NAME).ok()?);
+        Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    fn model(&self, _params: &[u8]) -> Option<ModelTag> {
+        Some(weights::tag(MODEL_NAME, &weights::find(MODEL_NAME).ok()?))
+    }
+}

@@ -1,0 +1,126 @@
+//! The pixel model as a burn module, for training: logits of every pixel's value given the
+//! pixels before it in raster order.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::Conv2d;
+use burn::tensor::activation::{log_softmax, relu};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::mnist::data::SIDE;
+use crate::rng::Rng;
+
+/// Values a pixel takes.
+pub const LEVELS: usize = 256;
+
+/// The model's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// The causal window reaches `radius` rows up and `radius` columns left and right.
+    pub radius: usize,
+    /// Width of the hidden layers.
+    pub hidden: usize,
+    /// Number of hidden 1×1 layers after the masked convolution.
+    pub layers: usize,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape { radius: 4, hidden: 96, layers: 2 }
+    }
+}
+
+impl Shape {
+    /// Side of the masked convolution's kernel.
+    pub fn kernel(&self) -> usize {
+        2 * self.radius + 1
+    }
+
+    /// Whether kernel tap `(ky, kx)` sees a pixel coded before the centre: rows above, or the
+    /// centre row left of the centre.
+    pub fn causal(&self, ky: usize, kx: usize) -> bool {
+        ky < self.radius || (ky == self.radius && kx < self.radius)
+    }
+
+    /// The shape is one the coder accepts.
+    pub fn check(&self) -> tessera_core::Result<()> {
+        if !(1..=6).contains(&self.radius) || !(8..=256).contains(&self.hidden) || self.layers > 4 {
+            return Err(tessera_core::Error::InvalidParam(format!(
+                "pixel model shape {self:?} is outside radius 1..=6, hidden 8..=256, layers 0..=4"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Masked convolution, position bias, ReLU, `layers` × (1×1 convolution, ReLU), 1×1 to logits.
+#[derive(Module, Debug)]
+pub struct PixelModel {
+    /// `[hidden, 1, k, k]`; taps that are not causal are multiplied by zero in every pass.
+    pub masked: Param<Tensor<4>>,
+    /// `[1, hidden, 28, 28]`: the first layer's bias at each position (digits are centred, so
+    /// where a pixel is says much about its value).
+    pub position: Param<Tensor<4>>,
+    pub hidden: Vec<Conv2d>,
+    pub out: Conv2d,
+}
+
+impl PixelModel {
+    pub fn new(shape: Shape, rng: &mut Rng, device: &Device) -> Self {
+        let k = shape.kernel();
+        let h = shape.hidden;
+        // He initialisation over the causal taps (uniform with the same variance).
+        let fan_in = (k * shape.radius + shape.radius) as f32;
+        let std = (2.0 / fan_in).sqrt();
+        let a = std * 3f32.sqrt();
+        let w: Vec<f32> = (0..h * k * k).map(|_| (rng.uniform() * 2.0 - 1.0) * a).collect();
+        let masked = Param::from_tensor(Tensor::from_data(TensorData::new(w, [h, 1, k, k]), device));
+        let position = Param::from_tensor(Tensor::zeros([1, h, SIDE, SIDE], device));
+        crate::layers::seeded(rng.next_u64(), device, || {
+            let hidden = (0..shape.layers).map(|_| crate::layers::conv(h, h, 1, 1, device)).collect();
+            let out = crate::layers::conv(h, LEVELS, 1, 1, device);
+            PixelModel { masked, position, hidden, out }
+        })
+    }
+
+    /// The mask of causal taps, `[1, 1, k, k]`.
+    fn mask(shape: Shape, device: &Device) -> Tensor<4> {
+        let k = shape.kernel();
+        let m: Vec<f32> = (0..k * k)
+            .map(|i| if shape.causal(i / k, i % k) { 1.0 } else { 0.0 })
+            .collect();
+        Tensor::from_data(TensorData::new(m, [1, 1, k, k]), device)
+    }
+
+    /// The shape this model was built with.
+    pub fn shape(&self) -> Shape {
+        let [h, _, k, _] = self.masked.val().dims();
+        Shape { radius: k / 2, hidden: h, layers: self.hidden.len() }
+    }
+
+    /// Logits `[b, 256, 28, 28]` of digits `x` (`[b, 1, 28, 28]`, values / 255).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shape = self.shape();
+        let device = x.device();
+        let r = shape.radius;
+        let w = self.masked.val() * Self::mask(shape, &device);
+        let mut h = conv2d(x, w, None, ConvOptions::new([1, 1], [r, r], [1, 1], 1));
+        h = relu(h + self.position.val());
+        for layer in &self.hidden {
+            h = relu(layer.forward(h));
+        }
+        self.out.forward(h)
+    }
+
+    /// Mean code length in bits per pixel of digits `pixels` (`b` digits of 784 bytes).
+    pub fn bits_per_pixel(&self, pixels: &[u8], b: usize, device: &Device) -> Tensor<1> {
+        let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [b, 1, SIDE, SIDE]), device);
+        let target: Vec<i64> = pixels.iter().map(|&p| i64::from(p)).collect();
+        let target = Tensor::<4, Int>::from_data(TensorData::new(target, [b, 1, SIDE, SIDE]), device);
+        let logp = log_softmax(self.forward(x), 1).gather(1, target);
+        logp.mean().neg() / std::f32::consts::LN_2
+    }
+}

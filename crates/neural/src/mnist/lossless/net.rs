@@ -1,0 +1,265 @@
+//! The pixel model evaluated for the coder: plain `f32` arithmetic in one fixed order (IEEE
+//! operations only, no fused multiply-add, no library functions), so every machine computes
+//! the same logits bit for bit, then integer frequencies from the logits by table lookup.
+
+use tessera_core::{Error, Result};
+
+use super::model::{PixelModel, Shape, LEVELS};
+use crate::mnist::data::{PIXELS, SIDE};
+
+/// Logits are rounded to steps of 1/`LOGIT_STEPS` nat before they become frequencies.
+const LOGIT_STEPS: f32 = 16.0;
+/// Frequency of the most likely value; the others get `MAX_FREQ · e^{-Δ}` for a logit `Δ`
+/// nats lower, at least 1. The total stays within the range coder's 2^24.
+const MAX_FREQ: u64 = 1 << 16;
+/// `e^{-1/16}` in 0.32 fixed point, so the frequency table is built with integers only.
+const DECAY_Q32: u128 = 4_034_748_382;
+
+/// Cumulative frequencies of a pixel's 256 values: value `v` has `[cum[v], cum[v + 1])`.
+#[derive(Clone)]
+pub struct Freqs {
+    pub cum: [u32; LEVELS + 1],
+}
+
+impl Freqs {
+    pub fn total(&self) -> u32 {
+        self.cum[LEVELS]
+    }
+
+    /// The value whose interval holds `target`.
+    pub fn find(&self, target: u32) -> usize {
+        // The last v with cum[v] <= target.
+        self.cum[1..].partition_point(|&c| c <= target).min(LEVELS - 1)
+    }
+}
+
+/// `MAX_FREQ · e^{-d/16}` for d = 0, 1, … until it reaches zero.
+fn decay_table() -> Vec<u32> {
+    let mut t = Vec::new();
+    let mut v: u128 = u128::from(MAX_FREQ) << 32;
+    while v >> 32 > 0 {
+        t.push((v >> 32) as u32);
+        v = (v * DECAY_Q32) >> 32;
+    }
+    t
+}
+
+/// One dense layer, weights stored input-major (`[in][out]`) so the inner loop runs over
+/// outputs: each output sums its terms in input order, whatever the vector width.
+struct Dense {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    outputs: usize,
+}
+
+impl Dense {
+    fn from_conv(conv: &burn::nn::conv::Conv2d) -> Result<Dense> {
+        let w = floats(&conv.weight.val())?;
+        let [outputs, inputs, _, _] = conv.weight.val().dims();
+        let b = match &conv.bias {
+            Some(b) => floats(&b.val())?,
+            None => vec![0.0; outputs],
+        };
+        // burn keeps `[out][in]`; transpose.
+        let mut t = vec![0.0; inputs * outputs];
+        for o in 0..outputs {
+            for i in 0..inputs {
+                t[i * outputs + o] = w[o * inputs + i];
+            }
+        }
+        Ok(Dense { w: t, b, outputs })
+    }
+
+    /// `out = b + Σ_i x_i · w_i`, skipping zero inputs (most are, after a ReLU).
+    fn apply(&self, x: &[f32], out: &mut [f32]) {
+        out.copy_from_slice(&self.b);
+        for (i, &v) in x.iter().enumerate() {
+            if v != 0.0 {
+                let row = &self.w[i * self.outputs..(i + 1) * self.outputs];
+                for (o, &w) in out.iter_mut().zip(row) {
+                    *o += w * v;
+                }
+            }
+        }
+    }
+}
+
+fn floats<const D: usize>(t: &burn::tensor::Tensor<D>) -> Result<Vec<f32>> {
+    t.to_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::corrupt(format!("model weights: {e:?}")))
+}
+
+/// The pixel model ready for coding.
+pub struct Net {
+    hidden: usize,
+    /// Causal taps as (row offset ≤ 0, column offset), in kernel order.
+    taps: Vec<(isize, isize)>,
+    /// `[tap][hidden]` weights of the masked convolution.
+    first: Vec<f32>,
+    /// `[position][hidden]` first-layer bias.
+    position: Vec<f32>,
+    layers: Vec<Dense>,
+    out: Dense,
+    decay: Vec<u32>,
+    /// Frequencies where every causal neighbour is zero (most of a digit's background), one
+    /// per position.
+    blank: Vec<Freqs>,
+    /// Pixel value / 255, by value.
+    scale: [f32; LEVELS],
+}
+
+/// Buffers one evaluation needs.
+pub struct Scratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    logits: Vec<f32>,
+    freqs: Freqs,
+}
+
+impl Net {
+    pub fn new(model: &PixelModel) -> Result<Net> {
+        let shape: Shape = model.shape();
+        shape.check()?;
+        let (k, r, h) = (shape.kernel(), shape.radius as isize, shape.hidden);
+        let w = floats(&model.masked.val())?;
+        let mut taps = Vec::new();
+        let mut first = Vec::new();
+        for ky in 0..k {
+            for kx in 0..k {
+                if shape.causal(ky, kx) {
+                    taps.push((ky as isize - r, kx as isize - r));
+                    first.extend((0..h).map(|o| w[o * k * k + ky * k + kx]));
+                }
+            }
+        }
+        // `[1][hidden][28][28]` → `[position][hidden]`.
+        let p = floats(&model.position.val())?;
+        let mut position = vec![0.0; PIXELS * h];
+        for o in 0..h {
+            for i in 0..PIXELS {
+                position[i * h + o] = p[o * PIXELS + i];
+            }
+        }
+        let layers = model.hidden.iter().map(Dense::from_conv).collect::<Result<Vec<_>>>()?;
+        let out = Dense::from_conv(&model.out)?;
+        if out.outputs != LEVELS || layers.iter().any(|l| l.outputs != h) {
+            return Err(Error::corrupt("pixel model layer widths"));
+        }
+        let mut scale = [0.0f32; LEVELS];
+        for (v, s) in scale.iter_mut().enumerate() {
+            *s = v as f32 / 255.0;
+        }
+        let mut net = Net {
+            hidden: h,
+            taps,
+            first,
+            position,
+            layers,
+            out,
+            decay: decay_table(),
+            blank: Vec::new(),
+            scale,
+        };
+        let mut s = net.scratch();
+        let zeros = [0u8; PIXELS];
+        net.blank = (0..PIXELS)
+            .map(|i| net.evaluate(&zeros, i / SIDE, i % SIDE, &mut s))
+            .collect();
+        Ok(net)
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            a: vec![0.0; self.hidden],
+            b: vec![0.0; self.hidden],
+            logits: vec![0.0; LEVELS],
+            freqs: Freqs { cum: [0; LEVELS + 1] },
+        }
+    }
+
+    /// The frequencies of pixel `(y, x)` of `digit`, from the pixels before it in raster order
+    /// (later pixels are never read, so a decoder may pass a digit decoded up to `(y, x)`).
+    pub fn freqs<'a>(&'a self, digit: &[u8], y: usize, x: usize, s: &'a mut Scratch) -> &'a Freqs {
+        let blank = self.taps.iter().all(|&(dy, dx)| self.neighbour(digit, y, x, dy, dx) == 0);
+        if blank {
+            &self.blank[y * SIDE + x]
+        } else {
+            s.freqs = self.evaluate(digit, y, x, s);
+            &s.freqs
+        }
+    }
+
+    fn neighbour(&self, digit: &[u8], y: usize, x: usize, dy: isize, dx: isize) -> u8 {
+        let (ny, nx) = (y as isize + dy, x as isize + dx);
+        if ny < 0 || nx < 0 || nx >= SIDE as isize {
+            0
+        } else {
+            digit[ny as usize * SIDE + nx as usize]
+        }
+    }
+
+    fn evaluate(&self, digit: &[u8], y: usize, x: usize, s: &mut Scratch) -> Freqs {
+        let h = self.hidden;
+        let pos = y * SIDE + x;
+        s.a.copy_from_slice(&self.position[pos * h..(pos + 1) * h]);
+        for (t, &(dy, dx)) in self.taps.iter().enumerate() {
+            let v = self.neighbour(digit, y, x, dy, dx);
+            if v != 0 {
+                let v = self.scale[usize::from(v)];
+                for (a, &w) in s.a.iter_mut().zip(&self.first[t * h..(t + 1) * h]) {
+                    *a += w * v;
+                }
+            }
+        }
+        relu(&mut s.a);
+        for layer in &self.layers {
+            layer.apply(&s.a, &mut s.b);
+            relu(&mut s.b);
+            std::mem::swap(&mut s.a, &mut s.b);
+        }
+        self.out.apply(&s.a, &mut s.logits);
+        self.frequencies(&s.logits)
+    }
+
+    /// Integer frequencies from logits: rounded to 1/16 nat, then `MAX_FREQ · e^{-Δ}` by table.
+    fn frequencies(&self, logits: &[f32]) -> Freqs {
+        let mut q = [0i32; LEVELS];
+        for (q, &l) in q.iter_mut().zip(logits) {
+            // `as` saturates (and maps NaN to 0), so a wild logit cannot overflow.
+            *q = (l * LOGIT_STEPS).round().clamp(-1e7, 1e7) as i32;
+        }
+        let top = q.iter().copied().max().unwrap_or(0);
+        let mut cum = [0u32; LEVELS + 1];
+        for v in 0..LEVELS {
+            let d = (top - q[v]) as usize;
+            let f = self.decay.get(d).copied().unwrap_or(0).max(1);
+            cum[v + 1] = cum[v] + f;
+        }
+        Freqs { cum }
+    }
+}
+
+fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decay_table_halves_every_eleven_steps_and_ends() {
+        let t = decay_table();
+        assert_eq!(t[0], 1 << 16);
+        // e^{-11/16} ≈ 0.5028.
+        assert!((f64::from(t[11]) / 65536.0 - 0.5028).abs() < 1e-3, "{}", t[11]);
+        assert!(t.windows(2).all(|w| w[1] <= w[0]));
+        assert!(t.len() > 170 && t.len() < 185, "{}", t.len());
+        // Every frequency fits: 256 × 2^16 ≤ 2^24.
+        assert!(LEVELS as u64 * MAX_FREQ <= 1 << 24);
+    }
+}
