@@ -39,6 +39,7 @@ fn lossy(
         output,
         ffmpeg_encoder: None,
         version: argv(version),
+        library: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn lossless(
         output,
         ffmpeg_encoder: None,
         version: argv(version),
+        library: None,
     }
 }
 
@@ -119,7 +121,7 @@ pub fn catalog() -> Vec<Reference> {
     // ffmpeg's PPM writer keeps gray as gray (P5) whatever the name; the decoded file is read
     // by content, so its extension does not matter.
 
-    vec![
+    let all = vec![
         lossy(
             "cjpeg",
             "JPEG, libjpeg-turbo cjpeg -optimize, 4:2:0",
@@ -237,7 +239,36 @@ pub fn catalog() -> Vec<Reference> {
             FileKind::Png,
             &["cjxl", "--version"],
         ),
-    ]
+    ];
+    #[cfg(feature = "mozjpeg")]
+    let all = {
+        let mut all = all;
+        all.insert(1, mozjpeg());
+        all
+    };
+    all
+}
+
+/// mozjpeg linked in through its crate (`--features mozjpeg`): the JPEG encoder that squeezes
+/// the most out of the format, beside libjpeg-turbo's `cjpeg`.
+#[cfg(feature = "mozjpeg")]
+fn mozjpeg() -> Reference {
+    use super::library::{mozjpeg_lib, Library};
+    let mut r = lossy(
+        "mozjpeg",
+        "JPEG, mozjpeg 4 through the mozjpeg crate 0.10 (its default profile: trellis quantisation, optimised progressive scans, 4:2:0)",
+        "q",
+        (1.0, 100.0),
+        &[5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0, 85.0, 92.0],
+        FileKind::Pnm,
+        "jpg",
+        &[],
+        &[],
+        FileKind::Pnm,
+        &[],
+    );
+    r.library = Some(Library { encode: mozjpeg_lib::encode, decode: mozjpeg_lib::decode });
+    r
 }
 
 /// The recipe called `name`.
@@ -256,7 +287,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), all.len());
-        assert_eq!(all.iter().filter(|r| !r.lossless).count(), 6);
+        assert_eq!(all.iter().filter(|r| !r.lossless).count(), 6 + usize::from(cfg!(feature = "mozjpeg")));
         for r in all.iter().filter(|r| !r.lossless) {
             assert!(r.ladder.len() >= 6, "{}", r.name);
             for &v in &r.ladder {

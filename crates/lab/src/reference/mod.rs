@@ -7,6 +7,7 @@
 //! `scripts/setup.sh` installs them all from Debian's packages.
 
 pub mod catalog;
+pub mod library;
 pub mod tool;
 
 use std::path::Path;
@@ -69,6 +70,8 @@ pub struct Reference {
     pub ffmpeg_encoder: Option<String>,
     /// The command that prints the tool's version.
     pub version: Vec<String>,
+    /// For a reference linked in as a library: its functions, run instead of the commands.
+    pub library: Option<library::Library>,
 }
 
 /// One external encode and decode.
@@ -100,6 +103,9 @@ fn fail(stage: &'static str, message: impl Into<String>) -> TrialError {
 impl Reference {
     /// The programs a recipe runs.
     pub fn programs(&self) -> Vec<&str> {
+        if self.library.is_some() {
+            return Vec::new();
+        }
         let mut p = vec![self.encode[0].as_str()];
         if let Some(d) = &self.decode {
             if !p.contains(&d[0].as_str()) {
@@ -166,6 +172,9 @@ impl Reference {
                 format!("{} takes single 8-bit gray or RGB images (got {image:?})", self.name),
             ));
         }
+        if let Some(lib) = &self.library {
+            return in_process(lib, image, value);
+        }
         let gray = image.channels() == 1;
         let dir = tempfile::Builder::new()
             .prefix("tessera-ref-")
@@ -224,6 +233,20 @@ impl Reference {
         }
         Ok(Trial { bytes: size, decoded: back, encode, decode })
     }
+}
+
+/// A trial of a library reference: encode and decode in memory.
+fn in_process(lib: &library::Library, image: &Image, value: f64) -> Result<Trial, TrialError> {
+    let start = Instant::now();
+    let file = (lib.encode)(image, value).map_err(|m| fail("encode", m))?;
+    let encode = start.elapsed();
+    let start = Instant::now();
+    let back = (lib.decode)(&file, image.channels()).map_err(|m| fail("decode", m))?;
+    let decode = start.elapsed();
+    if (back.width(), back.height()) != (image.width(), image.height()) {
+        return Err(fail("decode", "the decoded image has another size"));
+    }
+    Ok(Trial { bytes: file.len() as u64, decoded: back, encode, decode })
 }
 
 fn read_back(p: &Path) -> Result<Image, TrialError> {
@@ -295,6 +318,7 @@ mod tests {
             output: FileKind::Pnm,
             ffmpeg_encoder: None,
             version: vec![],
+            library: None,
         }
     }
 

@@ -74,6 +74,7 @@ pub fn recipe(name: &str, encode: &[&str], decode: Option<&[&str]>) -> Reference
         output: FileKind::Pnm,
         ffmpeg_encoder: None,
         version: vec![],
+        library: None,
     }
 }
 
