@@ -149,10 +149,10 @@ pub struct MnistLosslessArgs {
     #[arg(long)]
     decay_from: Option<u64>,
     /// Rows above (and columns either side) the causal window reaches.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     radius: usize,
     /// Width of the hidden layers.
-    #[arg(long, default_value_t = 96)]
+    #[arg(long, default_value_t = 128)]
     hidden: usize,
     /// Hidden 1×1 layers after the masked convolution.
     #[arg(long, default_value_t = 2)]

@@ -28,7 +28,7 @@ pub struct Shape {
 
 impl Default for Shape {
     fn default() -> Self {
-        Shape { radius: 4, hidden: 96, layers: 2 }
+        Shape { radius: 8, hidden: 128, layers: 2 }
     }
 }
 
@@ -46,19 +46,23 @@ impl Shape {
 
     /// The shape is one the coder accepts.
     pub fn check(&self) -> tessera_core::Result<()> {
-        if !(1..=6).contains(&self.radius) || !(8..=256).contains(&self.hidden) || self.layers > 4 {
+        if !(1..=12).contains(&self.radius) || !(8..=256).contains(&self.hidden) || self.layers > 4 {
             return Err(tessera_core::Error::InvalidParam(format!(
-                "pixel model shape {self:?} is outside radius 1..=6, hidden 8..=256, layers 0..=4"
+                "pixel model shape {self:?} is outside radius 1..=12, hidden 8..=256, layers 0..=4"
             )));
         }
         Ok(())
     }
 }
 
+/// Input channels per pixel: its value / 255 and whether it is inked at all (non-zero), which
+/// a linear layer cannot tell from the value alone for faint edge pixels.
+pub const INPUTS: usize = 2;
+
 /// Masked convolution, position bias, ReLU, `layers` × (1×1 convolution, ReLU), 1×1 to logits.
 #[derive(Module, Debug)]
 pub struct PixelModel {
-    /// `[hidden, 1, k, k]`; taps that are not causal are multiplied by zero in every pass.
+    /// `[hidden, INPUTS, k, k]`; taps that are not causal are multiplied by zero in every pass.
     pub masked: Param<Tensor<4>>,
     /// `[1, hidden, 28, 28]`: the first layer's bias at each position (digits are centred, so
     /// where a pixel is says much about its value).
@@ -72,11 +76,11 @@ impl PixelModel {
         let k = shape.kernel();
         let h = shape.hidden;
         // He initialisation over the causal taps (uniform with the same variance).
-        let fan_in = (k * shape.radius + shape.radius) as f32;
+        let fan_in = (INPUTS * (k * shape.radius + shape.radius)) as f32;
         let std = (2.0 / fan_in).sqrt();
         let a = std * 3f32.sqrt();
-        let w: Vec<f32> = (0..h * k * k).map(|_| (rng.uniform() * 2.0 - 1.0) * a).collect();
-        let masked = Param::from_tensor(Tensor::from_data(TensorData::new(w, [h, 1, k, k]), device));
+        let w: Vec<f32> = (0..h * INPUTS * k * k).map(|_| (rng.uniform() * 2.0 - 1.0) * a).collect();
+        let masked = Param::from_tensor(Tensor::from_data(TensorData::new(w, [h, INPUTS, k, k]), device));
         let position = Param::from_tensor(Tensor::zeros([1, h, SIDE, SIDE], device));
         crate::layers::seeded(rng.next_u64(), device, || {
             let hidden = (0..shape.layers).map(|_| crate::layers::conv(h, h, 1, 1, device)).collect();
@@ -100,7 +104,7 @@ impl PixelModel {
         Shape { radius: k / 2, hidden: h, layers: self.hidden.len() }
     }
 
-    /// Logits `[b, 256, 28, 28]` of digits `x` (`[b, 1, 28, 28]`, values / 255).
+    /// Logits `[b, 256, 28, 28]` of digits `x` (`[b, INPUTS, 28, 28]`, see [`inputs`]).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shape = self.shape();
         let device = x.device();
@@ -116,11 +120,21 @@ impl PixelModel {
 
     /// Mean code length in bits per pixel of digits `pixels` (`b` digits of 784 bytes).
     pub fn bits_per_pixel(&self, pixels: &[u8], b: usize, device: &Device) -> Tensor<1> {
-        let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(x, [b, 1, SIDE, SIDE]), device);
+        let x = Tensor::<4>::from_data(TensorData::new(inputs(pixels), [b, INPUTS, SIDE, SIDE]), device);
         let target: Vec<i64> = pixels.iter().map(|&p| i64::from(p)).collect();
         let target = Tensor::<4, Int>::from_data(TensorData::new(target, [b, 1, SIDE, SIDE]), device);
         let logp = log_softmax(self.forward(x), 1).gather(1, target);
         logp.mean().neg() / std::f32::consts::LN_2
     }
+}
+
+/// The network's input planes of digits `pixels` (784 bytes each): per digit, the values / 255,
+/// then the ink indicator.
+pub fn inputs(pixels: &[u8]) -> Vec<f32> {
+    let mut x = Vec::with_capacity(pixels.len() * INPUTS);
+    for digit in pixels.chunks(SIDE * SIDE) {
+        x.extend(digit.iter().map(|&p| f32::from(p) / 255.0));
+        x.extend(digit.iter().map(|&p| if p > 0 { 1.0 } else { 0.0 }));
+    }
+    x
 }

@@ -4,7 +4,7 @@
 
 use tessera_core::{Error, Result};
 
-use super::model::{PixelModel, Shape, LEVELS};
+use super::model::{PixelModel, Shape, INPUTS, LEVELS};
 use crate::mnist::data::{PIXELS, SIDE};
 
 /// Logits are rounded to steps of 1/`LOGIT_STEPS` nat before they become frequencies.
@@ -96,8 +96,9 @@ pub struct Net {
     hidden: usize,
     /// Causal taps as (row offset ≤ 0, column offset), in kernel order.
     taps: Vec<(isize, isize)>,
-    /// `[tap][hidden]` weights of the masked convolution.
+    /// `[tap][hidden]` weights of the masked convolution on the value and on the ink indicator.
     first: Vec<f32>,
+    ink: Vec<f32>,
     /// `[position][hidden]` first-layer bias.
     position: Vec<f32>,
     layers: Vec<Dense>,
@@ -125,12 +126,15 @@ impl Net {
         let (k, r, h) = (shape.kernel(), shape.radius as isize, shape.hidden);
         let w = floats(&model.masked.val())?;
         let mut taps = Vec::new();
-        let mut first = Vec::new();
+        let (mut first, mut ink) = (Vec::new(), Vec::new());
+        // burn's layout: `[out][input][ky][kx]`.
+        let at = |o: usize, i: usize, ky: usize, kx: usize| w[((o * INPUTS + i) * k + ky) * k + kx];
         for ky in 0..k {
             for kx in 0..k {
                 if shape.causal(ky, kx) {
                     taps.push((ky as isize - r, kx as isize - r));
-                    first.extend((0..h).map(|o| w[o * k * k + ky * k + kx]));
+                    first.extend((0..h).map(|o| at(o, 0, ky, kx)));
+                    ink.extend((0..h).map(|o| at(o, 1, ky, kx)));
                 }
             }
         }
@@ -155,6 +159,7 @@ impl Net {
             hidden: h,
             taps,
             first,
+            ink,
             position,
             layers,
             out,
@@ -208,8 +213,9 @@ impl Net {
             let v = self.neighbour(digit, y, x, dy, dx);
             if v != 0 {
                 let v = self.scale[usize::from(v)];
-                for (a, &w) in s.a.iter_mut().zip(&self.first[t * h..(t + 1) * h]) {
-                    *a += w * v;
+                let (w, i) = (&self.first[t * h..(t + 1) * h], &self.ink[t * h..(t + 1) * h]);
+                for ((a, &w), &i) in s.a.iter_mut().zip(w).zip(i) {
+                    *a += w * v + i;
                 }
             }
         }

@@ -206,7 +206,8 @@ pub fn export(dir: &Path, out: &Path, force: bool, data: &Path, test: &Digits) -
     let card = format!(
         "# {name}\n\nLearned lossless coder for 28×28 8-bit digits (`tessera compress --codec mnist-lossless`). Each \
          pixel's 256-way distribution comes from a causal network: a masked {k}×{k} convolution over the pixels already \
-         coded ({r} rows above, {r} columns either side; {taps} taps) → {h} channels plus a learned bias per position, ReLU; \
+         coded ({r} rows above, {r} columns either side; {taps} taps; two inputs per pixel, its value and whether it is \
+         inked) → {h} channels plus a learned bias per position, ReLU; \
          {l} × (1×1 convolution {h}→{h}, ReLU); 1×1 convolution {h}→256 logits. The coder evaluates it in plain f32 in a \
          fixed order and turns logits rounded to 1/16 nat into integer frequencies by table, so that encoder and decoder \
          agree bit for bit on every machine. Weights in f16 ({len} bytes).\n\n\
