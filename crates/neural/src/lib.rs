@@ -18,5 +18,6 @@ pub fn codecs() -> Vec<Box<dyn tessera_core::Codec>> {
         Box::new(PhotoCodec::new(Kind::Hyperprior)),
         Box::new(recurrent::codec::RnnCodec),
         Box::new(mnist::lossless::codec::MnistLossless),
+        Box::new(mnist::autoencoder::codec::MnistAe),
     ]
 }

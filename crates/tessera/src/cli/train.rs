@@ -21,6 +21,8 @@ pub enum Model {
     Rnn(RnnArgs),
     /// The pixel model of the learned lossless digit coder `mnist-lossless`.
     MnistLossless(MnistLosslessArgs),
+    /// A lossy digit autoencoder of `mnist-ae` (a rung of its rate ladder, or with --plain the MSE-only comparison model).
+    MnistAe(MnistAeArgs),
     /// Write a run's shipped model file (f16 weights and integer coding tables).
     Export {
         /// The run folder.
@@ -172,6 +174,72 @@ pub struct MnistLosslessArgs {
     validate_every: u64,
 }
 
+#[derive(Args)]
+pub struct MnistAeArgs {
+    /// Rate–distortion trade-off: loss = λ·255²·MSE + bpp (with --plain, the MSE weight).
+    #[arg(long)]
+    lambda: f64,
+    /// Run folder (checkpoints, curve).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Total steps of the run.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// Checkpoint and stop after this many minutes.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// From this step on, train at a tenth of the learning rate.
+    #[arg(long)]
+    decay_from: Option<u64>,
+    /// Latent channels (the latent is C×7×7).
+    #[arg(long, default_value_t = 16)]
+    latent: usize,
+    /// Channels inside the transforms.
+    #[arg(long, default_value_t = 32)]
+    n: usize,
+    /// Train without a rate term: MSE plus --l2 times the mean squared latent.
+    #[arg(long)]
+    plain: bool,
+    /// Weight of the L2 penalty on the latents (with --plain).
+    #[arg(long, default_value_t = 0.01)]
+    l2: f64,
+    /// Digits per step.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folder holding MNIST's training split (train-images-idx3-ubyte[.gz]).
+    #[arg(long, default_value = "../shared/data/mnist")]
+    data: PathBuf,
+}
+
+fn run_mnist_ae(a: MnistAeArgs) -> Result<()> {
+    use tessera_neural::mnist::autoencoder::{model::Shape, train as at};
+    let cfg = at::RunConfig {
+        shape: Shape { n: a.n, m: a.latent },
+        lambda: a.lambda,
+        plain: a.plain,
+        l2: if a.plain { a.l2 } else { 0.0 },
+        batch: a.batch,
+        lr: a.lr,
+        seed: a.seed,
+    };
+    let plan = at::Plan {
+        dir: a.dir,
+        data: a.data,
+        steps: a.steps,
+        decay_from: a.decay_from,
+        max_seconds: a.minutes.map(|m| m * 60.0),
+        checkpoint_every: 120.0,
+        progress: true,
+    };
+    let state = at::run(cfg, &plan)?;
+    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    Ok(())
+}
+
 fn run_mnist_lossless(a: MnistLosslessArgs) -> Result<()> {
     use tessera_neural::mnist::lossless::{model::Shape, train as lt};
     let cfg = lt::RunConfig {
@@ -228,6 +296,7 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Train(Model::Photo(a)) => a,
         Command::Train(Model::Rnn(a)) => return run_rnn(a),
         Command::Train(Model::MnistLossless(a)) => return run_mnist_lossless(a),
+        Command::Train(Model::MnistAe(a)) => return run_mnist_ae(a),
         Command::Train(Model::Export {
             run,
             out,
@@ -235,6 +304,14 @@ pub fn run(cmd: Command) -> Result<()> {
             train: folders,
         }) => {
             let state = std::fs::read_to_string(run.join("resume.json")).unwrap_or_default();
+            if state.contains("\"plain\"") {
+                use tessera_neural::mnist::{autoencoder::train as at, data};
+                let folder = PathBuf::from("../shared/data/mnist");
+                let folder = folders.first().filter(|f| f.join("train-images-idx3-ubyte.gz").exists()).unwrap_or(&folder);
+                let (meta, r) = at::export(&run, &out, force, folder, &data::embedded_test_set()?)?;
+                eprintln!("{}: mnist-ae λ={} after {} steps: {:.4} bpp, {:.2} dB on the test set", out.display(), meta.lambda, meta.step, r.bpp, r.psnr);
+                return Ok(());
+            }
             if state.contains("\"radius\"") {
                 use tessera_neural::mnist::{data, lossless::train as lt};
                 let folder = PathBuf::from("../shared/data/mnist");
