@@ -2,17 +2,18 @@
 //! BD-rate / BD-PSNR / AUC tables against an anchor, lossless sizes and speeds, failures, and
 //! zoomable crops of every codec's reconstruction at a matched rate beside the original.
 //!
-//! The page is `index.html` with the crops in `img/` beside it; it needs no network, no
-//! script library and no font files (plots are inline SVG).
+//! The page is `index.html` with the crops in `img/` and every plot as a PNG in `plots/`
+//! beside it; it needs no network, no script library and no font files (the plots on the page
+//! are inline SVG).
 
-pub mod svg;
+pub mod plot;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::results::{CodecResults, PointSummary, RunDir};
 use crate::{Error, Result};
-use svg::{bar_chart, line_chart, Series, Style};
+use plot::{bar_chart, line_chart, Chart, Series, Style};
 
 /// What the report compares against and where it looks.
 #[derive(Clone, Debug)]
@@ -41,6 +42,8 @@ pub fn write(run: &RunDir, out: &Path, opts: &Options) -> Result<PathBuf> {
     }
     let img_dir = out.join("img");
     std::fs::create_dir_all(&img_dir).map_err(|e| Error::io(&img_dir, e))?;
+    let plots = out.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     let (lossless, lossy): (Vec<&CodecResults>, Vec<&CodecResults>) = results.iter().partition(|r| r.lossless);
     let anchor = opts.anchors.iter().find_map(|a| lossy.iter().find(|r| &r.name == a)).copied();
 
@@ -53,11 +56,11 @@ pub fn write(run: &RunDir, out: &Path, opts: &Options) -> Result<PathBuf> {
         results.len()
     );
     if !lossy.is_empty() {
-        body.push_str(&lossy_section(&lossy, anchor, &opts.published));
+        body.push_str(&lossy_section(&lossy, anchor, &opts.published, &plots)?);
         body.push_str(&crops_section(run, &img_dir, &lossy, &info.kept, opts.crop_bpp)?);
     }
     if !lossless.is_empty() {
-        body.push_str(&lossless_section(&lossless));
+        body.push_str(&lossless_section(&lossless, &plots)?);
     }
     body.push_str(&failures_section(&results));
     let _ = write!(
@@ -111,7 +114,20 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or("—".into(), |v| format!("{v:.digits$}"))
 }
 
-fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, published: &[CodecResults]) -> String {
+/// A chart as a figure: the SVG inline, the PNG written to `plots/NAME.png` and linked.
+fn figure(chart: std::result::Result<Chart, String>, plots: &Path, name: &str, caption: &str) -> Result<String> {
+    let chart = chart.map_err(|m| Error::Invalid(format!("plot {name}: {m}")))?;
+    let link = if chart.png.is_empty() {
+        String::new()
+    } else {
+        let path = plots.join(format!("{name}.png"));
+        tessera_core::io::write_atomic(&path, &chart.png, true)?;
+        format!(" <a href=\"plots/{name}.png\">PNG</a>")
+    };
+    Ok(format!("<figure><div class=\"chart\">{}</div><figcaption>{caption}{link}</figcaption></figure>", chart.svg))
+}
+
+fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, published: &[CodecResults], plots: &Path) -> Result<String> {
     let style = |r: &CodecResults| if r.kind == "ours" { Style::Ours } else { Style::Reference };
     let series = |f: &dyn Fn(&PointSummary) -> Option<f64>| -> Vec<Series> {
         lossy.iter().map(|r| Series { name: r.name.clone(), points: points(r, f), style: style(r) }).collect()
@@ -174,22 +190,35 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, publish
     best.sort_by(|a, b| a.0.total_cmp(&b.0));
     let summary: Vec<String> = best.iter().map(|(b, n, v)| format!("at <b>{b} bpp</b>: <b>{}</b> ({v:.2} dB)", esc(n))).collect();
     let anchor_name = anchor.map_or("(no anchor in this run)".to_string(), |a| a.name.clone());
-    format!(
+    Ok(format!(
         "<section><h2>Lossy codecs</h2><p class=\"lead\">Highest RGB PSNR {}.</p>\
-         <div class=\"charts\"><figure>{}<figcaption>RGB PSNR against rate. Solid: Tessera; dashed: reference codecs run here; dotted: published results.</figcaption></figure>\
-         <figure>{}<figcaption>MS-SSIM in dB, −10·log10(1 − MS-SSIM).</figcaption></figure>\
-         <figure>{}<figcaption>PSNR-HVS (luma, contrast-sensitivity weighted DCT error).</figcaption></figure></div>\
+         <div class=\"charts\">{}{}{}</div>\
          <table><thead><tr><th>codec</th><th>PSNR @0.25</th><th>@0.5</th><th>@1.0 bpp</th><th>BD-rate vs {}</th><th>BD-PSNR (dB)</th><th>AUC PSNR</th><th>AUC MS-SSIM dB</th><th>AUC PSNR-HVS</th></tr></thead><tbody>{rows}</tbody></table>\
          <p class=\"note\">BD-rate and BD-PSNR: Bjøntegaard with PCHIP over the overlapping range (negative BD-rate: fewer bits for the same PSNR). AUC: mean quality over {lo:.3}–{hi:.3} bpp, the range every curve covers.</p></section>",
         if summary.is_empty() { "—".into() } else { summary.join(", ") },
-        line_chart("PSNR", "bits per pixel", "RGB PSNR (dB)", &psnr_plot),
-        line_chart("MS-SSIM", "bits per pixel", "MS-SSIM (dB)", &msssim_plot),
-        line_chart("PSNR-HVS", "bits per pixel", "PSNR-HVS (dB)", &hvs),
+        figure(
+            line_chart("PSNR", "bits per pixel", "RGB PSNR (dB)", &psnr_plot),
+            plots,
+            "psnr",
+            "RGB PSNR against rate. Solid: Tessera; dashed: reference codecs run here; dotted: published results."
+        )?,
+        figure(
+            line_chart("MS-SSIM", "bits per pixel", "MS-SSIM (dB)", &msssim_plot),
+            plots,
+            "ms-ssim",
+            "MS-SSIM in dB, −10·log10(1 − MS-SSIM)."
+        )?,
+        figure(
+            line_chart("PSNR-HVS", "bits per pixel", "PSNR-HVS (dB)", &hvs),
+            plots,
+            "psnr-hvs",
+            "PSNR-HVS (luma, contrast-sensitivity weighted DCT error)."
+        )?,
         esc(&anchor_name),
-    )
+    ))
 }
 
-fn lossless_section(lossless: &[&CodecResults]) -> String {
+fn lossless_section(lossless: &[&CodecResults], plots: &Path) -> Result<String> {
     let mut rows = String::new();
     let mut sizes = Vec::new();
     let mut speeds = Vec::new();
@@ -213,12 +242,17 @@ fn lossless_section(lossless: &[&CodecResults]) -> String {
             if p.exact { "yes" } else { "<b class=\"bad\">NO</b>" }
         );
     }
-    format!(
-        "<section><h2>Lossless codecs</h2><div class=\"charts\"><figure>{}<figcaption>Bits per sub-pixel (smaller is better).</figcaption></figure><figure>{}<figcaption>Decoding speed, megapixels per second (process included for external tools).</figcaption></figure></div>\
+    Ok(format!(
+        "<section><h2>Lossless codecs</h2><div class=\"charts\">{}{}</div>\
          <table><thead><tr><th>codec</th><th>bpsp</th><th>bpp</th><th>encode MP/s</th><th>decode MP/s</th><th>bit-exact</th></tr></thead><tbody>{rows}</tbody></table></section>",
-        bar_chart("bpsp", "bpsp", sizes, true),
-        bar_chart("decode MP/s", "MP/s", speeds, false)
-    )
+        figure(bar_chart("bpsp", "bpsp", sizes, true), plots, "lossless-bpsp", "Bits per sub-pixel (smaller is better).")?,
+        figure(
+            bar_chart("decode MP/s", "MP/s", speeds, false),
+            plots,
+            "lossless-decode-speed",
+            "Decoding speed, megapixels per second (process included for external tools)."
+        )?
+    ))
 }
 
 fn bpsp(r: &CodecResults) -> f64 {
@@ -284,8 +318,8 @@ h1{font-size:28px;margin:0 0 4px}h2{font-size:21px;margin:36px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;margin:12px 0;font-variant-numeric:tabular-nums}th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}th{font-size:13px;color:var(--muted);font-weight:600}
 td.good{color:var(--good);font-weight:600}.bad{color:var(--bad)}.tag{background:#e8f0fe;color:var(--accent);border-radius:8px;padding:1px 7px;font-size:11px;font-weight:600}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}figure{margin:0}
-svg.chart{width:100%;height:auto;background:#fff}.plot-bg{fill:#fbfcfd;stroke:var(--line)}.grid{stroke:var(--line)}.tick{font-size:11px;fill:var(--muted)}.axis{font-size:13px;fill:var(--fg)}.legend{font-size:12px;fill:var(--fg)}
-.bar{fill:#9aa5b1}.bar.ours{fill:var(--accent)}
+.chart svg{width:100%;height:auto;background:#fff}
+
 .crops{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}.view{width:100%;aspect-ratio:1;overflow:hidden;border:1px solid var(--line);cursor:zoom-in;position:relative;background:#eee}
 .view img{position:absolute;image-rendering:pixelated;transform-origin:0 0;user-select:none;-webkit-user-drag:none}.view.zoom{cursor:zoom-out}
 "#;
