@@ -44,6 +44,9 @@ pub struct RunState {
     pub rng: u64,
     /// Training seconds so far, over every session.
     pub seconds: f64,
+    /// The step from which the learning rate was a tenth (the last session's plan).
+    #[serde(default)]
+    pub decay_from: Option<u64>,
 }
 
 /// Where the data is and how long to go.
@@ -131,10 +134,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         None => {
             let mut rng = Rng::new(cfg.seed);
             let model = DigitAutoencoder::new(cfg.shape, &mut rng, &device);
-            let state = RunState { config: cfg.clone(), step: 0, rng: rng.state, seconds: 0.0 };
+            let state = RunState { config: cfg.clone(), step: 0, rng: rng.state, seconds: 0.0, decay_from: None };
             (model, checkpoint::optimiser(), state)
         }
     };
+    state.decay_from = plan.decay_from;
     std::fs::create_dir_all(&plan.dir)?;
     let train = data::load_split(&plan.data, "train")?;
     if train.is_empty() {
@@ -282,7 +286,10 @@ fn card(
     } else {
         format!("rate–distortion model: loss λ·255²·MSE + bits per pixel with λ = {}, additive uniform noise for rounding during training", c.lambda)
     };
-    let plain_flag = if c.plain { format!(" --plain --l2 {}", c.l2) } else { String::new() };
+    let mut plain_flag = if c.plain { format!(" --plain --l2 {}", c.l2) } else { String::new() };
+    if let Some(d) = state.decay_from {
+        plain_flag += &format!(" --decay-from {d}");
+    }
     Ok(format!(
         "# {name}\n\nLossy learned digit codec `mnist-ae` ({objective}).\n\n\
          ## Architecture\n\n| part | layers |\n|---|---|\n\
