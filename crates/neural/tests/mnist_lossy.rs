@@ -12,6 +12,15 @@ use tessera_neural::mnist::autoencoder::model::Shape;
 use tessera_neural::mnist::autoencoder::train::{self, Plan, RunConfig};
 use tessera_neural::mnist::data::{embedded_test_set, Digits, PIXELS};
 
+/// Held by every test that trains: burn's CPU kernels share one thread pool, and two trainings
+/// in one process at once may split (and so sum) a reduction differently, which would make the
+/// exact-resume comparison depend on the other test's timing.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn training() -> std::sync::MutexGuard<'static, ()> {
+    TRAINING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A training folder of 200 digits from the embedded set.
 fn data_folder(dir: &Path) -> PathBuf {
     let folder = dir.join("mnist");
@@ -92,6 +101,7 @@ fn round_trip(model: &Loaded, digits: &Digits) -> (usize, Image) {
 
 #[test]
 fn training_resumes_exactly() {
+    let _serial = training();
     let tmp = tempfile::tempdir().unwrap();
     let data = data_folder(tmp.path());
     for plain in [false, true] {
@@ -117,7 +127,10 @@ fn sets_and_single_digits_round_trip_and_corruption_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let set = embedded_test_set().unwrap();
     for plain in [false, true] {
-        let (model, bytes) = tiny_model(tmp.path(), plain);
+        let (model, bytes) = {
+            let _serial = training();
+            tiny_model(tmp.path(), plain)
+        };
 
         // A set of 600 digits (more than one transform batch) and a single digit.
         let digits = set.take(600);

@@ -115,7 +115,8 @@ pub fn psnr(mse: f64) -> f64 {
 /// Runs (or resumes) training until `plan.steps`.
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     cfg.shape.check()?;
-    if cfg.batch == 0 || !(cfg.lambda >= 0.0) || !(cfg.l2 >= 0.0) {
+    let bad = |v: f64| v.is_nan() || v < 0.0 || v.is_infinite();
+    if cfg.batch == 0 || bad(cfg.lambda) || bad(cfg.l2) {
         return Err(Error::InvalidParam("batch must be positive, λ and l2 not negative".into()));
     }
     let device = checkpoint::train_device();
