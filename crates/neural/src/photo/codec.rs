@@ -22,8 +22,9 @@ use crate::layers::gaussian::SCALE_MIN;
 const VERSION: u8 = 1;
 /// Highest quality index looked for.
 pub const MAX_QUALITY: u8 = 8;
-/// Quality used when none is given.
-const DEFAULT_QUALITY: u8 = 2;
+/// Quality used when none is given: the mid-rate model, trained from scratch and always shipped
+/// (the other rates are fine-tuned from it).
+const DEFAULT_QUALITY: u8 = 3;
 /// The scale ladder of the Gaussian tables: `SCALE_MIN · SCALE_RATIO^i`, computed with plain
 /// multiplications (exactly rounded, so every machine builds the same tables).
 const SCALE_RATIO: f64 = 1.13;
