@@ -11,4 +11,6 @@
 
 pub mod codec;
 pub mod model;
+pub mod projection;
+pub mod study;
 pub mod train;
