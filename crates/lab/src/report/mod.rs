@@ -6,6 +6,7 @@
 //! beside it; it needs no network, no script library and no font files (the plots on the page
 //! are inline SVG).
 
+pub mod mnist;
 pub mod plot;
 
 use std::fmt::Write as _;
@@ -25,11 +26,13 @@ pub struct Options {
     /// Published curves (CompressAI's JSON layout) drawn beside the measured ones, dotted;
     /// they are not part of the tables, which hold only what ran here.
     pub published: Vec<CodecResults>,
+    /// An MNIST section (study folder and/or MNIST bench run) added to the page.
+    pub mnist: Option<mnist::Inputs>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { anchors: vec!["x265".into(), "cjpeg".into()], crop_bpp: 0.5, published: Vec::new() }
+        Options { anchors: vec!["x265".into(), "cjpeg".into()], crop_bpp: 0.5, published: Vec::new(), mnist: None }
     }
 }
 
@@ -63,6 +66,9 @@ pub fn write(run: &RunDir, out: &Path, opts: &Options) -> Result<PathBuf> {
         body.push_str(&lossless_section(&lossless, &plots)?);
     }
     body.push_str(&failures_section(&results));
+    if let Some(m) = &opts.mnist {
+        body.push_str(&mnist::section(m, out, &plots)?);
+    }
     let _ = write!(
         body,
         "<section><h2>How this was made</h2><p><code>{}</code></p><p>Machine: {} {} ({} CPUs, {} jobs), tessera {}.</p>{}</section>",
@@ -81,7 +87,7 @@ pub fn write(run: &RunDir, out: &Path, opts: &Options) -> Result<PathBuf> {
             )
         }
     );
-    let page = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Tessera lab report — {}</title><style>{CSS}</style></head><body>{body}<script>{JS}</script></body></html>", esc(&info.dataset));
+    let page = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Tessera lab report — {}</title><style>{CSS}{}</style></head><body>{body}<script>{JS}</script></body></html>", esc(&info.dataset), mnist::MNIST_CSS);
     let path = out.join("index.html");
     tessera_core::io::write_atomic(&path, page.as_bytes(), true)?;
     Ok(path)
