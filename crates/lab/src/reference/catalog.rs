@@ -1,6 +1,7 @@
 //! The recipes: the six lossy references (JPEG, WebP, JPEG 2000, JPEG XL, AVIF, HEVC intra) and
 //! the lossless ones (optimised PNG, WebP lossless, JPEG-LS, JPEG 2000 lossless, JPEG XL
-//! lossless at two efforts), with flags as ANCHORS.md gives them.
+//! lossless at two efforts), with flags as ANCHORS.md gives them, and gzip and xz on the raw samples
+//! as the general-purpose baseline.
 //!
 //! Default ladders span about 0.1–2 bpp on Kodak (measured on this kind of machine; photos with
 //! more detail go higher).
@@ -70,6 +71,21 @@ fn lossless(
         version: argv(version),
         library: None,
     }
+}
+
+/// A general-purpose compressor run through `sh -c` on the PNM file (the tools write to standard
+/// output; the paths travel as positional arguments, never inside the script).
+fn general_purpose(name: &str, description: &str, ext: &str, encode: &str, decode: &str) -> Reference {
+    lossless(
+        name,
+        description,
+        FileKind::Pnm,
+        ext,
+        &["sh", "-c", encode, "sh", "{in}", "{out}"],
+        Some(&["sh", "-c", decode, "sh", "{out}", "{dec}"]),
+        FileKind::Pnm,
+        &[name, "--version"],
+    )
 }
 
 const FFMPEG: &[&str] = &["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"];
@@ -239,6 +255,8 @@ pub fn catalog() -> Vec<Reference> {
             FileKind::Png,
             &["cjxl", "--version"],
         ),
+        general_purpose("gzip", "gzip -9 on the raw PNM samples (a general-purpose compressor, no image model)", "gz", "gzip -9 -n -c -- \"$1\" > \"$2\"", "gzip -d -c -- \"$1\" > \"$2\""),
+        general_purpose("xz", "xz -9e on the raw PNM samples (a general-purpose compressor, no image model)", "xz", "xz -9e -c -- \"$1\" > \"$2\"", "xz -d -c -- \"$1\" > \"$2\""),
     ];
     #[cfg(feature = "mozjpeg")]
     let all = {
@@ -296,5 +314,17 @@ mod tests {
             assert!(r.check_value(f64::NAN).is_err());
             assert!(r.check_value(r.range.1 + 1.0).is_err());
         }
+    }
+
+    #[test]
+    fn gzip_round_trips_a_gray_picture_through_sh() {
+        // gzip is part of every Debian system; its recipe exercises the `sh -c` path.
+        let r = find("gzip").unwrap().detect().unwrap();
+        assert_eq!(r.programs(), ["sh", "gzip"]);
+        let samples: Vec<u8> = (0..37u32 * 23).map(|i| (i * 7 % 256) as u8).collect();
+        let img = tessera_core::Image::from_u8(37, 23, 1, &samples).unwrap();
+        let t = r.trial(&img, 0.0).unwrap();
+        assert_eq!(t.decoded, img);
+        assert!(t.bytes > 0 && t.bytes < 37 * 23);
     }
 }

@@ -101,15 +101,17 @@ fn fail(stage: &'static str, message: impl Into<String>) -> TrialError {
 }
 
 impl Reference {
-    /// The programs a recipe runs.
+    /// The programs a recipe runs (encoder, decoder, and the one its version command asks).
     pub fn programs(&self) -> Vec<&str> {
         if self.library.is_some() {
             return Vec::new();
         }
-        let mut p = vec![self.encode[0].as_str()];
-        if let Some(d) = &self.decode {
-            if !p.contains(&d[0].as_str()) {
-                p.push(d[0].as_str());
+        // A recipe run through `sh -c` names its real tool in the version command.
+        let decode = self.decode.as_ref().map(|d| d[0].as_str());
+        let mut p: Vec<&str> = Vec::new();
+        for name in [Some(self.encode[0].as_str()), decode, self.version.first().map(String::as_str)].into_iter().flatten() {
+            if !p.contains(&name) {
+                p.push(name);
             }
         }
         p
