@@ -24,6 +24,8 @@ enum Command {
     #[command(flatten)]
     Report(cli::report::Command),
     #[command(flatten)]
+    Study(cli::study::Command),
+    #[command(flatten)]
     Train(cli::train::Command),
 }
 
@@ -34,6 +36,7 @@ fn main() {
         Command::Entropy(c) => cli::entropy::run(c),
         Command::Lab(c) => cli::lab::run(c),
         Command::Report(c) => cli::report::run(c),
+        Command::Study(c) => cli::study::run(c),
         Command::Train(c) => cli::train::run(c),
     };
     if let Err(e) = result {

@@ -6,4 +6,5 @@ pub mod entropy;
 pub mod io;
 pub mod lab;
 pub mod report;
+pub mod study;
 pub mod train;
