@@ -181,3 +181,11 @@ mod tests {
         assert!(Digits::from_image(&img).is_err());
     }
 }
+
+/// SHA-256 of the training images file in `folder`, for model cards (a note when it is absent).
+pub fn train_images_digest(folder: &Path) -> String {
+    use sha2::Digest;
+    std::fs::read(folder.join("train-images-idx3-ubyte.gz"))
+        .map(|b| sha2::Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect())
+        .unwrap_or_else(|_| "(file not present when this card was written)".into())
+}

@@ -271,14 +271,7 @@ fn card(
 ) -> Result<String> {
     let c = &state.config;
     let (n, m) = (c.shape.n, c.shape.m);
-    let digest = data::load_split(data, "train")
-        .ok()
-        .and_then(|_| std::fs::read(data.join("train-images-idx3-ubyte.gz")).ok())
-        .map(|b| {
-            use sha2::Digest;
-            sha2::Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect::<String>()
-        })
-        .unwrap_or_else(|| "(file not present when this card was written)".into());
+    let digest = data::train_images_digest(data);
     let objective = if c.plain {
         format!(
             "plain autoencoder, the comparison model: loss λ·255²·MSE + {}·mean(y²) with λ = {}, no quantisation noise and no rate term; rounded only when coding. Its factorised prior is fitted on the detached latents (the transforms get no gradient from it) so that it is coded exactly like the rate–distortion models",

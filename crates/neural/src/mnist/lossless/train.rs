@@ -201,7 +201,7 @@ pub fn export(dir: &Path, out: &Path, force: bool, data: &Path, test: &Digits) -
         std::fs::create_dir_all(parent)?;
     }
     tessera_core::io::write_atomic(out, &bytes, force)?;
-    let (_, digest) = crate::photo::card::folder_digest(data)?;
+    let digest = data::train_images_digest(data);
     let s = c.shape;
     let card = format!(
         "# {name}\n\nLearned lossless coder for 28×28 8-bit digits (`tessera compress --codec mnist-lossless`). Each \
@@ -211,8 +211,8 @@ pub fn export(dir: &Path, out: &Path, force: bool, data: &Path, test: &Digits) -
          {l} × (1×1 convolution {h}→{h}, ReLU); 1×1 convolution {h}→256 logits. The coder evaluates it in plain f32 in a \
          fixed order and turns logits rounded to 1/16 nat into integer frequencies by table, so that encoder and decoder \
          agree bit for bit on every machine. Weights in f16 ({len} bytes).\n\n\
-         ## Training\n\nMNIST training split ({n} digits; the last {HELD_OUT} held out for validation), folder \
-         `{data}` (SHA-256 of its files: `{digest}`). Loss: the code length in bits per pixel. Adam, learning rate {lr}, \
+         ## Training\n\nMNIST training split ({n} digits; the last {HELD_OUT} held out for validation), \
+         `{data}/train-images-idx3-ubyte.gz` (SHA-256 `{digest}`). Loss: the code length in bits per pixel. Adam, learning rate {lr}, \
          batch {b} digits, seed {seed}; {step} steps in {min:.1} minutes on this 2-core machine.\n\n```\n\
          tessera train mnist-lossless --hidden {h} --radius {r} --layers {l} --batch {b} --lr {lr} --seed {seed} --steps {step} --dir {dir}\n\
          tessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
