@@ -145,7 +145,8 @@ fn codecs_round_trip_and_refuse_what_they_cannot_decode() {
     let mut seed = 9;
     for kind in [Kind::Factorized, Kind::Hyperprior] {
         let codec = PhotoCodec::new(kind);
-        assert_eq!(codec.available(), vec![1]);
+        // The models shipped in the repository's models/ are found too (a q3 may be there).
+        assert!(codec.available().contains(&1), "{kind:?}: {:?}", codec.available());
         for image in [
             photo(70, 45, &mut seed),
             photo(1, 1, &mut seed),
