@@ -1,12 +1,15 @@
 //! Measures the classical lossless codecs on all of Kodak (bits per sample, encode/decode
 //! speed) and on the MNIST test set (bits per pixel). Ignored by default (it is a measurement, not a check); run with
-//! `cargo test --release -p tessera-classic --test lossless_bench -- --ignored --nocapture`.
+//! `cargo test --release -p tessera-classic --test lossless_bench -- --ignored --nocapture`
+//! (`CODECS=lossless,calic` for a subset, `IMAGES=8` for the first Kodak images, `EFFORT=1`,
+//! `PLAIN=0` to skip the run without colour transform, `MNIST=0` to skip MNIST).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use tessera_classic::lossless::{
-    calic::Calic, huffman::Huffman, lzw::Lzw, predictive::Predictive, rle::Rle, wavelet::Wavelet,
+    blend::Blend, calic::Calic, huffman::Huffman, lzw::Lzw, predictive::Predictive, rle::Rle,
+    wavelet::Wavelet,
 };
 use tessera_core::{Codec, EncodeParams, Header};
 
@@ -20,6 +23,10 @@ fn kodak_bpsp_and_speed() {
         .collect();
     paths.retain(|p| p.extension().is_some_and(|e| e == "png"));
     paths.sort();
+    // `IMAGES=8` measures the first eight only.
+    if let Some(n) = std::env::var("IMAGES").ok().and_then(|v| v.parse().ok()) {
+        paths.truncate(n);
+    }
     let images: Vec<_> = paths
         .iter()
         .map(|p| tessera_core::io::read_image(p).unwrap())
@@ -31,8 +38,17 @@ fn kodak_bpsp_and_speed() {
         Box::new(Predictive),
         Box::new(Calic),
         Box::new(Wavelet),
+        Box::new(Blend),
     ];
-    let mut none = EncodeParams::default();
+    // `CODECS=lossless,calic` measures only those.
+    let mut codecs = codecs;
+    if let Ok(only) = std::env::var("CODECS") {
+        codecs.retain(|c| only.split(',').any(|n| n == c.name()));
+    }
+    // `EFFORT=1` measures a lower effort (the default is 5).
+    let effort = std::env::var("EFFORT").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let params = EncodeParams { effort, ..EncodeParams::default() };
+    let mut none = params.clone();
     none.options.insert("transform".into(), "none".into());
     println!(
         "| codec | bpsp (Kodak, 24) | bpsp without colour transform | encode MP/s | decode MP/s |"
@@ -44,7 +60,7 @@ fn kodak_bpsp_and_speed() {
         let (mut enc_s, mut dec_s) = (0f64, 0f64);
         for img in &images {
             let t = Instant::now();
-            let e = codec.encode(img, &EncodeParams::default()).unwrap();
+            let e = codec.encode(img, &params).unwrap();
             enc_s += t.elapsed().as_secs_f64();
             let header = Header::for_image(codec.name(), img, None);
             let t = Instant::now();
@@ -52,8 +68,12 @@ fn kodak_bpsp_and_speed() {
             dec_s += t.elapsed().as_secs_f64();
             assert!(back == *img);
             bytes += e.params.len() + e.payload.len();
-            let plain = codec.encode(img, &none).unwrap();
-            plain_bytes += plain.params.len() + plain.payload.len();
+            if std::env::var("PLAIN").is_ok_and(|v| v == "0") {
+                plain_bytes += e.params.len() + e.payload.len();
+            } else {
+                let plain = codec.encode(img, &none).unwrap();
+                plain_bytes += plain.params.len() + plain.payload.len();
+            }
             samples += img.samples().len();
             pixels += img.pixel_count();
         }
@@ -70,12 +90,15 @@ fn kodak_bpsp_and_speed() {
     }
 
     // MNIST test set: all 10,000 digits as one stack of frames, bits per pixel.
+    if std::env::var("MNIST").is_ok_and(|v| v == "0") {
+        return;
+    }
     let mnist = tessera_core::io::read_image(&dir.join("../mnist/t10k-images-idx3-ubyte.gz")).unwrap();
     println!();
     println!("| codec | MNIST test set, bits per pixel (one stack of 10,000 frames) |");
     println!("|---|---:|");
     for codec in &codecs {
-        let e = codec.encode(&mnist, &EncodeParams::default()).unwrap();
+        let e = codec.encode(&mnist, &params).unwrap();
         let back = codec.decode(&Header::for_image(codec.name(), &mnist, None), &e.params, &e.payload).unwrap();
         assert!(back == mnist);
         let bits = (e.params.len() + e.payload.len()) as f64 * 8.0;

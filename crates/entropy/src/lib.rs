@@ -25,6 +25,7 @@ pub mod error;
 pub mod explain;
 pub mod huffman;
 pub mod integer;
+pub mod mixing;
 pub mod model;
 pub mod pack;
 pub mod range;

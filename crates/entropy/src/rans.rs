@@ -99,6 +99,16 @@ impl RansEncoder {
         }
     }
 
+    /// Queues the `bits` low bits of `value` as equiprobable (`bits` ≤ 16): a symbol of
+    /// frequency 1 out of `2^bits`, so raw bits need no model and interleave with the symbols.
+    #[inline]
+    pub fn encode_bits(&mut self, value: u32, bits: u32) {
+        debug_assert!(bits <= MAX_BITS && value >> bits == 0);
+        if bits > 0 {
+            self.pending.push((value, 1, bits));
+        }
+    }
+
     /// Codes everything queued and returns the stream.
     pub fn finish(self) -> Vec<u8> {
         let mut state = [LOW, LOW];
@@ -166,6 +176,26 @@ impl<'a> RansDecoder<'a> {
         Ok(s)
     }
 
+    /// Reads `bits` equiprobable bits written by [`RansEncoder::encode_bits`].
+    #[inline]
+    pub fn decode_bits(&mut self, bits: u32) -> Result<u32> {
+        if bits == 0 {
+            return Ok(0);
+        }
+        let x = &mut self.state[self.count & 1];
+        self.count += 1;
+        let value = *x & ((1u32 << bits) - 1);
+        *x >>= bits;
+        if *x < LOW {
+            let Some(w) = self.data.get(self.pos..self.pos + 2) else {
+                return Err(Error::Truncated);
+            };
+            *x = (*x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+            self.pos += 2;
+        }
+        Ok(value)
+    }
+
     /// Checks that the stream ended exactly: both states back at the start, every word read.
     pub fn finish(&self) -> Result<()> {
         if self.state == [LOW, LOW] && self.pos == self.data.len() {
@@ -194,6 +224,26 @@ mod tests {
         let mut dec = RansDecoder::new(&bytes).unwrap();
         for &(use_b, s) in &msg {
             assert_eq!(dec.decode(if use_b { &b } else { &a }).unwrap(), s);
+        }
+        dec.finish().unwrap();
+    }
+
+    #[test]
+    fn raw_bits_interleave_with_symbols() {
+        let m = RansModel::from_counts(&[5, 1, 2], 12).unwrap();
+        let msg: Vec<(u32, u32)> = (0..5000u32)
+            .map(|i| (i % 17, i.wrapping_mul(2_654_435_761).checked_shr(32 - i % 17).unwrap_or(0)))
+            .collect();
+        let mut enc = RansEncoder::new();
+        for &(bits, v) in &msg {
+            enc.encode(&m, (bits % 3) as usize).unwrap();
+            enc.encode_bits(v, bits);
+        }
+        let bytes = enc.finish();
+        let mut dec = RansDecoder::new(&bytes).unwrap();
+        for &(bits, v) in &msg {
+            assert_eq!(dec.decode(&m).unwrap(), (bits % 3) as usize);
+            assert_eq!(dec.decode_bits(bits).unwrap(), v);
         }
         dec.finish().unwrap();
     }

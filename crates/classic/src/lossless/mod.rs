@@ -4,6 +4,7 @@
 
 pub mod blend;
 pub mod calic;
+pub mod fast;
 pub mod huffman;
 pub mod lzw;
 pub mod predictive;

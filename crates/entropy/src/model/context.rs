@@ -9,68 +9,13 @@
 //! result. Everything is integer arithmetic: encoder and decoder compute identical
 //! probabilities on every machine.
 
+use crate::mixing::{squash, stretch, Counter};
 use crate::range::{RangeDecoder, RangeEncoder};
 
 /// Orders the model can use; `ContextModel::new(k)` uses those up to k.
 const ORDERS: [usize; 6] = [0, 1, 2, 3, 4, 6];
 const MATCH_MIN: usize = 6;
 const COUNT_LIMIT: u32 = 255;
-
-/// 4096 / (1 + e^(−x/256)) at x = −2048, −1920, …, 2048: the logistic curve the mixer works on.
-const SQUASH_POINTS: [i32; 33] = [
-    1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047, 2549, 2994, 3348,
-    3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094,
-];
-
-/// Logistic function on the stretched domain (−2047..=2047) to a 12-bit probability.
-fn squash(d: i32) -> i32 {
-    if d > 2047 {
-        return 4095;
-    }
-    if d < -2047 {
-        return 1;
-    }
-    let w = d & 127;
-    let i = ((d >> 7) + 16) as usize;
-    (SQUASH_POINTS[i] * (128 - w) + SQUASH_POINTS[i + 1] * w + 64) >> 7
-}
-
-/// Inverse of [`squash`], as a table over 12-bit probabilities.
-fn stretch_table() -> Vec<i16> {
-    let mut table = vec![2047i16; 4096];
-    let mut next = 0usize;
-    for x in -2047..=2047 {
-        let v = squash(x) as usize;
-        while next <= v {
-            table[next] = x as i16;
-            next += 1;
-        }
-    }
-    table
-}
-
-/// An adaptive probability with a hit count: 22 bits of P(1), 10 bits of count. The step size
-/// shrinks as 1/(count + 1.5) up to a limit, so young contexts learn fast and old ones settle.
-#[derive(Clone, Copy)]
-struct Counter(u32);
-
-impl Counter {
-    const NEW: Counter = Counter(1 << 31);
-
-    #[inline]
-    fn p12(self) -> i32 {
-        (self.0 >> 20) as i32
-    }
-
-    #[inline]
-    fn update(&mut self, bit: bool, recip: &[i32; 1024]) {
-        let n = self.0 & 1023;
-        let p = i64::from(self.0 >> 10);
-        let target = if bit { (1i64 << 22) - 1 } else { 0 };
-        let p = p + (((target - p) * i64::from(recip[n as usize])) >> 16);
-        self.0 = ((p as u32) << 10) | (n + 1).min(COUNT_LIMIT);
-    }
-}
 
 /// The order-k context-mixing byte model.
 pub struct ContextModel {
@@ -92,8 +37,6 @@ pub struct ContextModel {
     weights: Vec<i32>,
     inputs: Vec<i32>,
     p12: i32,
-    stretch: Vec<i16>,
-    recip: [i32; 1024],
 }
 
 impl std::fmt::Debug for ContextModel {
@@ -121,10 +64,6 @@ impl ContextModel {
             .collect::<Vec<_>>();
         let masks = tables.iter().map(|t| (t.len() - 1) as u32).collect();
         let n_inputs = orders.len() + 2; // the orders, the match model, a bias
-        let mut recip = [0i32; 1024];
-        for (n, r) in recip.iter_mut().enumerate() {
-            *r = (131_072 / (2 * n as i32 + 3)).max(1);
-        }
         let mut m = ContextModel {
             hashes: vec![0; orders.len()],
             slots: vec![0; orders.len()],
@@ -142,8 +81,6 @@ impl ContextModel {
             weights: vec![(1 << 16) / n_inputs as i32; 256 * n_inputs],
             inputs: vec![0; n_inputs],
             p12: 2048,
-            stretch: stretch_table(),
-            recip,
         };
         m.predict();
         m
@@ -166,7 +103,7 @@ impl ContextModel {
                 (self.hashes[i].wrapping_add(c0.wrapping_mul(0x2F0F_5A1B)).rotate_left(7) & self.masks[i]) as usize
             };
             self.slots[i] = slot;
-            self.inputs[i] = i32::from(self.stretch[self.tables[i][slot].p12() as usize]);
+            self.inputs[i] = stretch(self.tables[i][slot].p12());
         }
         // Match model: the bit the last occurrence of this context continued with.
         let n = self.orders.len();
@@ -177,7 +114,7 @@ impl ContextModel {
             if expected >> (8 - self.bit_pos) == c0 {
                 let bit = (expected >> (7 - self.bit_pos)) & 1;
                 self.match_slot = (self.match_len.min(31) << 1) | bit as usize;
-                self.inputs[n] = i32::from(self.stretch[self.match_counters[self.match_slot].p12() as usize]);
+                self.inputs[n] = stretch(self.match_counters[self.match_slot].p12());
             }
         }
         self.inputs[n + 1] = 256;
@@ -194,10 +131,10 @@ impl ContextModel {
             *w += (x * err) >> 10;
         }
         for (i, &slot) in self.slots.iter().enumerate() {
-            self.tables[i][slot].update(bit, &self.recip);
+            self.tables[i][slot].update(bit, COUNT_LIMIT);
         }
         if self.match_slot != usize::MAX {
-            self.match_counters[self.match_slot].update(bit, &self.recip);
+            self.match_counters[self.match_slot].update(bit, COUNT_LIMIT);
         }
         self.c0 = (self.c0 << 1) | u32::from(bit);
         self.bit_pos += 1;
@@ -272,15 +209,6 @@ impl ContextModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn squash_and_stretch_are_inverse_enough() {
-        let t = stretch_table();
-        for d in (-1500..1500).step_by(50) {
-            let back = i32::from(t[squash(d) as usize]);
-            assert!((back - d).abs() <= 40, "{d} -> {back}");
-        }
-    }
 
     #[test]
     fn higher_orders_compress_text_better_and_round_trip() {

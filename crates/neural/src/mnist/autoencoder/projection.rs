@@ -135,7 +135,7 @@ impl Default for TsneParams {
 
 /// A 2-D t-SNE map of `data` (vectors of `dim` values), two coordinates per vector. The map
 /// starts from the first two principal components scaled to a standard deviation of 1e-4
-/// (the usual informative start), so it is deterministic.
+/// (the usual informative start) and runs on one thread, so it is deterministic.
 pub fn tsne(data: &[f32], dim: usize, p: TsneParams) -> Result<Vec<f64>> {
     let n = rows(data, dim)?;
     // bhtsne needs 3·perplexity neighbours for every point.
@@ -156,18 +156,27 @@ pub fn tsne(data: &[f32], dim: usize, p: TsneParams) -> Result<Vec<f64>> {
     let scale = if sd > 0.0 { 1e-4 / sd } else { 0.0 };
     let init: Vec<f32> = start.iter().map(|v| (v * scale) as f32).collect();
     let samples: Vec<&[f32]> = data.chunks(dim).collect();
-    let mut fit = bhtsne::tSNE::<f32, &[f32], 2>::new(&samples);
-    fit.perplexity(p.perplexity)
-        .epochs(p.epochs)
-        .initial_embedding(init)
-        .barnes_hut(p.theta, |a, b| {
-            a.iter()
-                .zip(b.iter())
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f32>()
-                .sqrt()
-        });
-    let map: Vec<f64> = fit.embedding().iter().map(|&v| f64::from(v)).collect();
+    // bhtsne sums gradients over rayon's threads, whose order varies from run to run; one
+    // thread makes the map the same on every run and every machine.
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::InvalidParam(format!("t-SNE thread pool: {e}")))?;
+    let embedding = one_thread.install(|| {
+        let mut fit = bhtsne::tSNE::<f32, &[f32], 2>::new(&samples);
+        fit.perplexity(p.perplexity)
+            .epochs(p.epochs)
+            .initial_embedding(init)
+            .barnes_hut(p.theta, |a, b| {
+                a.iter()
+                    .zip(b.iter())
+                    .map(|(x, y)| (x - y) * (x - y))
+                    .sum::<f32>()
+                    .sqrt()
+            });
+        fit.embedding()
+    });
+    let map: Vec<f64> = embedding.iter().map(|&v| f64::from(v)).collect();
     if map.len() != 2 * n || map.iter().any(|v| !v.is_finite()) {
         return Err(Error::InvalidParam(
             "t-SNE did not converge to a finite map".into(),
