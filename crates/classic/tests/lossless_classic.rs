@@ -1,12 +1,35 @@
-//! Bit-exact round trips of the classical lossless codecs on Kodak, MNIST and made edge cases,
-//! and a corruption suite for each decoder.
+//! Bit-exact round trips of the classical lossless codecs (and `lossless` at its fast effort) on
+//! Kodak, MNIST and made edge cases, and a corruption suite for each decoder.
 
 use std::path::PathBuf;
 
 use tessera_classic::lossless::{
-    calic::Calic, huffman::Huffman, lzw::Lzw, predictive::Predictive, rle::Rle, wavelet::Wavelet,
+    blend::Blend, calic::Calic, huffman::Huffman, lzw::Lzw, predictive::Predictive, rle::Rle,
+    wavelet::Wavelet,
 };
-use tessera_core::{Codec, EncodeParams, Header, Image};
+use tessera_core::{Codec, EncodeParams, Encoded, Header, Image, Result};
+
+/// `lossless` at its fast effort (1), which has a coder of its own: every test here runs it
+/// with whatever else the test sets.
+struct FastLossless;
+
+impl Codec for FastLossless {
+    fn name(&self) -> &'static str {
+        Blend.name()
+    }
+    fn summary(&self) -> &'static str {
+        Blend.summary()
+    }
+    fn is_lossless(&self) -> bool {
+        true
+    }
+    fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+        Blend.encode(image, &EncodeParams { effort: 1, ..params.clone() })
+    }
+    fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
+        Blend.decode(header, params, payload)
+    }
+}
 
 fn codecs() -> Vec<Box<dyn Codec>> {
     vec![
@@ -16,6 +39,7 @@ fn codecs() -> Vec<Box<dyn Codec>> {
         Box::new(Predictive),
         Box::new(Calic),
         Box::new(Wavelet),
+        Box::new(FastLossless),
     ]
 }
 
