@@ -97,6 +97,11 @@ pub trait Codec: Send + Sync {
     fn handles_targets(&self) -> bool {
         false
     }
+    /// Whether the codec takes images like `image` at all (a digit codec takes 28×28 gray
+    /// digits only): an `Unsupported` error saying why not. `encode` checks it again.
+    fn accepts(&self, _image: &Image) -> Result<()> {
+        Ok(())
+    }
     /// Encodes an image.
     fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded>;
     /// Decodes a payload; `header` gives the image geometry stored in the container.

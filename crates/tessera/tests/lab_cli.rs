@@ -67,3 +67,14 @@ fn bench_on_synthetic_resumes_from_its_cache() {
     let json = std::fs::read_to_string(d.join("results/lossless.json")).unwrap();
     assert!(json.contains("\"bpp\"") && json.contains("\"lossless\": true"), "{json}");
 }
+
+#[test]
+fn bench_skips_a_codec_that_does_not_take_the_dataset() {
+    let out = tempfile::tempdir().unwrap();
+    let d = out.path().join("run");
+    let args = ["bench", "--dataset", "synthetic", "--images", "1", "--codecs", "mnist-lossless,rle", "--out", d.to_str().unwrap(), "--quiet"];
+    let run = tessera(&args, &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("mnist-lossless: skipped, it does not take these images"), "{}", text(&run));
+    assert!(text(&run).contains("1 measured, 0 from cache, 0 failed"), "{}", text(&run));
+}

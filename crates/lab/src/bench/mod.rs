@@ -122,7 +122,7 @@ pub struct Plan<'a> {
     pub items: Vec<Item>,
     /// The codecs, each with its settings.
     pub codecs: Vec<(Contender<'a>, Vec<Setting>)>,
-    /// Codecs skipped because their programs are missing.
+    /// Codecs skipped, with why: their programs are missing, or they do not take the images.
     pub skipped: BTreeMap<String, String>,
     /// Where results go.
     pub run: RunDir,
@@ -153,6 +153,26 @@ impl<'a> Plan<'a> {
     ) -> Result<Plan<'a>> {
         if items.is_empty() {
             return Err(Error::Dataset("no images selected".into()));
+        }
+        // A codec that cannot take the dataset's images at all (a digit codec on photos) is
+        // skipped with its reason rather than failing on every image.
+        let mut skipped = skipped;
+        let contenders: Vec<Contender<'a>> = contenders
+            .into_iter()
+            .filter(|c| match c {
+                Contender::Ours(codec) => match codec.accepts(&items[0].image) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        let name = codec.name().to_string();
+                        skipped.insert(name.clone(), format!("{name}: skipped, it does not take these images ({e})"));
+                        false
+                    }
+                },
+                Contender::Reference(_) => true,
+            })
+            .collect();
+        if contenders.is_empty() {
+            return Err(Error::Invalid("none of the selected codecs is available and takes these images".into()));
         }
         if let Some(spec) = ladders {
             for name in spec.per_codec.keys() {

@@ -39,6 +39,12 @@ impl Digits {
 
     /// The digits of an image: a stack of 28×28 8-bit gray frames (an IDX set) or one digit.
     pub fn from_image(image: &Image) -> Result<Digits> {
+        Self::check(image)?;
+        Ok(Digits { pixels: image.samples().iter().map(|&s| s as u8).collect(), labels: None })
+    }
+
+    /// Whether `image` is a digit or a stack of them: an `Unsupported` error saying why not.
+    pub fn check(image: &Image) -> Result<()> {
         if image.width() as usize != SIDE
             || image.height() as usize != SIDE
             || image.channels() != 1
@@ -52,7 +58,7 @@ impl Digits {
                 image.bit_depth()
             )));
         }
-        Ok(Digits { pixels: image.samples().iter().map(|&s| s as u8).collect(), labels: None })
+        Ok(())
     }
 
     /// The set as an image with one frame per digit.

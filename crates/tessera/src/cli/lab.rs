@@ -147,10 +147,10 @@ fn run_bench(a: BenchArgs) -> Result<()> {
     // Everything that can be wrong is checked before any work starts.
     let ladders = a.qualities.as_deref().map(LadderSpec::parse).transpose()?;
     let (contenders, skipped) = bench::select(&a.codecs, &ours)?;
-    for note in skipped.values() {
-        eprintln!("note: {note}");
-    }
     if contenders.is_empty() {
+        for note in skipped.values() {
+            eprintln!("note: {note}");
+        }
         bail!("none of the selected codecs is available");
     }
     let (limit, names) = match a.images.as_deref() {
@@ -192,6 +192,9 @@ fn run_bench(a: BenchArgs) -> Result<()> {
             }
         }
         plan.keep = keep;
+    }
+    for note in plan.skipped.values() {
+        eprintln!("note: {note}");
     }
     plan.command = std::env::args().collect::<Vec<_>>().join(" ");
     plan.progress = !a.quiet;

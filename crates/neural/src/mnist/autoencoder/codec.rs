@@ -184,6 +184,10 @@ impl Codec for MnistAe {
         false
     }
 
+    fn accepts(&self, image: &Image) -> Result<()> {
+        Digits::check(image)
+    }
+
     fn handles_targets(&self) -> bool {
         true
     }

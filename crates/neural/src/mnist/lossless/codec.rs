@@ -145,6 +145,10 @@ impl Codec for MnistLossless {
         true
     }
 
+    fn accepts(&self, image: &Image) -> Result<()> {
+        Digits::check(image)
+    }
+
     fn encode(&self, image: &Image, _params: &EncodeParams) -> Result<Encoded> {
         let digits = Digits::from_image(image)?;
         encode_with(&*load()?, &digits)
