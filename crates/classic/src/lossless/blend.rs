@@ -34,7 +34,7 @@ use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::mixing::{Apm, Counter, Mixer};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
-use super::{choose_transform, fast, mid_value, parse_transform, plane_geometry, plane_range, transform_params, Neighbours, Planes};
+use super::{choose_transform, fast, half_octave, mid_value, octave, parse_transform, plane_geometry, plane_range, transform_params, Neighbours, Planes};
 
 const VERSION: u8 = 2;
 /// Spatial predictors, then inter-channel ones (used from the second plane on).
@@ -645,23 +645,6 @@ fn spatial(nb: &Neighbours) -> [i32; SPATIAL] {
 fn signed_class(d: i32, shift: u32) -> usize {
     let o = octave((d.unsigned_abs() >> 1) >> shift).min(5) as i32;
     (5 + if d < 0 { -o } else { o }) as usize
-}
-
-/// ⌈log2(v + 1)⌉: 0 for 0, 1 for 1, 2 for 2..=3, …
-#[inline]
-fn octave(v: u32) -> usize {
-    (u32::BITS - v.leading_zeros()) as usize
-}
-
-/// Half-octave classes: 0, 1, then two classes per octave (the top bit and the one below it).
-#[inline]
-fn half_octave(v: u32) -> usize {
-    let o = octave(v);
-    if o < 2 {
-        o
-    } else {
-        2 * o - 2 + ((v >> (o - 2)) & 1) as usize
-    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 use tessera_core::{Error, Result};
 use tessera_entropy::rans::{RansDecoder, RansEncoder, RansModel};
 
-use super::{med, mid_value, plane_range, unzigzag, zigzag, Neighbours, Planes};
+use super::{half_octave, med, mid_value, plane_range, unzigzag, zigzag, Neighbours, Planes};
 
 /// Activity contexts per plane.
 const CONTEXTS: usize = 32;
@@ -237,17 +237,6 @@ fn gradient9(d: i32, shift: u32) -> usize {
         4
     };
     (4 + if d < 0 { -level } else { level }) as usize
-}
-
-/// Half-octave classes: 0, 1, then two classes per octave.
-#[inline]
-fn half_octave(v: u32) -> usize {
-    let o = (u32::BITS - v.leading_zeros()) as usize;
-    if o < 2 {
-        o
-    } else {
-        2 * o - 2 + ((v >> (o - 2)) & 1) as usize
-    }
 }
 
 /// A zig-zagged residual as (token, extra bits, number of extra bits).
