@@ -138,7 +138,7 @@ impl Codec for Blend {
         let (mode, params) = match params.split_last() {
             Some((&0, rest)) => (Mode::Mixing, rest),
             Some((&1, rest)) => (Mode::LeastSquares, rest),
-            Some((&2, rest)) => (Mode::Fast, rest),
+            Some((&3, rest)) => (Mode::Fast, rest),
             _ => return Err(Error::corrupt("lossless parameters")),
         };
         let ycocg = parse_transform(params, header, VERSION)?;
@@ -163,8 +163,8 @@ enum Mode {
     Mixing = 0,
     /// Context mixing with the least-squares predictors as well.
     LeastSquares = 1,
-    /// One predictor and adaptive rANS tables ([`fast`]).
-    Fast = 2,
+    /// Fitted linear predictors and adaptive rANS tables ([`fast`]).
+    Fast = 3,
 }
 
 impl Mode {

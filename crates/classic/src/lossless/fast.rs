@@ -1,10 +1,13 @@
-//! The fast effort of `lossless`: one predictor, adaptive rANS tables, one pass.
+//! The fast effort of `lossless`: linear predictors fitted to the image, adaptive rANS
+//! tables, a decoder that does little per sample.
 //!
-//! Samples are coded pixel by pixel, luma (or green) first as in the context-mixing mode, but
-//! every step is chosen for speed:
-//! 1. **Prediction.** The median edge detector with LOCO-I's bias correction over 729 texture
-//!    classes; the residual is taken modulo the plane's range, so it needs no more values
-//!    than the samples.
+//! Samples are coded row by row, and within a row plane by plane (luma or green first), so
+//! the inner loop works on one plane at a time:
+//! 1. **Prediction.** A linear predictor over ten inputs — W, N, NW, NE, WW, NN, NNE, NEE, NNW
+//!    and the median edge detector's guess — plus, from the second plane on, the residuals of
+//!    the earlier planes at the same pixel. The encoder fits one set of weights per plane and
+//!    gradient band by least squares and sends them (1/1024 fixed point); the decoder only
+//!    evaluates the dot product. The residual is taken modulo the plane's range.
 //! 2. **Context.** The local activity: the gradients around the sample plus the residual
 //!    magnitudes at the causal neighbours and, from the second plane on, at the first plane
 //!    of the same pixel; its half-octave class picks one of 32 contexts per plane.
@@ -14,13 +17,21 @@
 //!    suggests and is rebuilt from the counts seen so far at doubling intervals, so encoder
 //!    and decoder follow the same tables without sending any.
 //!
-//! The starting shapes are computed with IEEE basic operations in a fixed order and scaled to
-//! integers, so every machine builds the same frequencies.
+//! Payload: per plane in coding order, a byte whose bit `b` says that band `b` has fitted
+//! weights (the others predict with the median edge detector alone), then those weights as
+//! little-endian `i16`; then the rANS stream.
+//!
+//! Edge rules: the first row sees only its west neighbours (every sample above is taken to be
+//! W, and W itself before the first sample is mid-grey); a row above the second one is taken
+//! to be the first; outside the image to the left a row continues with its first sample (the
+//! current row with the first sample of the row above), to the right with its last. The
+//! starting table shapes are computed with IEEE basic operations in a fixed order and scaled
+//! to integers, so every machine builds the same frequencies.
 
 use tessera_core::{Error, Result};
 use tessera_entropy::rans::{RansDecoder, RansEncoder, RansModel};
 
-use super::{half_octave, med, mid_value, plane_range, unzigzag, zigzag, Neighbours, Planes};
+use super::{half_octave, med, mid_value, plane_range, unzigzag, zigzag, Planes};
 
 /// Activity contexts per plane.
 const CONTEXTS: usize = 32;
@@ -28,22 +39,76 @@ const CONTEXTS: usize = 32;
 const PRECISION: u32 = 12;
 /// Zig-zagged residuals below this are tokens of their own.
 const DIRECT: u32 = 16;
-/// Bias-correction classes per plane: three local gradients in nine levels each (LOCO-I's).
-const BIAS_CLASSES: usize = 9 * 9 * 9;
+/// Gradient bands, each with its own predictor weights.
+const BANDS: usize = 8;
+/// Predictor inputs from the plane itself: W, N, NW, NE, WW, NN, NNE, NEE, NNW, MED.
+const SPATIAL: usize = 10;
+/// All predictor inputs: the spatial ones and the residuals of the first two planes.
+const INPUTS: usize = SPATIAL + 2;
+/// Index of the median edge detector's guess among the inputs.
+const MED_INPUT: usize = 9;
+/// Fixed-point precision of the weights.
+const WEIGHT_BITS: u32 = 10;
+/// A band gets weights of its own only when it holds at least this many samples.
+const MIN_FIT: u64 = 2048;
+/// Padding at each end of a row buffer.
+const PAD: usize = 2;
 
-/// Codes the planes (already colour-transformed) and returns the rANS stream.
+/// One plane's predictor weights per band.
+type Weights = [[i64; INPUTS]; BANDS];
+
+/// Codes the planes (already colour-transformed) and returns the payload.
 pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
-    let specs = specs(planes, bit_depth);
-    let mut writer = Writer { enc: RansEncoder::new(), tables: tables(&specs)? };
+    let mut specs = specs(planes, bit_depth);
+    // One fitting pass per plane: a plane's inputs include the residuals of the planes
+    // before it, which must come from their final weights.
+    for rank in 0..specs.len() {
+        let mut fit = Fit { rank, sums: vec![Normal::default(); BANDS] };
+        run(planes, &specs[..=rank], &mut fit)?;
+        specs[rank].fitted = fit.sums.iter().map(|n| (n.count >= MIN_FIT).then(|| n.solve(specs[rank].inputs))).collect::<Vec<_>>().try_into().expect("one per band");
+        specs[rank].weights = weights(&specs[rank]);
+    }
+    let mut out = Vec::new();
+    for s in &specs {
+        let mask = s.fitted.iter().enumerate().fold(0u8, |m, (b, f)| m | (u8::from(f.is_some()) << b));
+        out.push(mask);
+        for band in s.fitted.iter().flatten() {
+            for &w in &band[..s.inputs] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+    let mut writer = Writer { enc: RansEncoder::new() };
     run(planes, &specs, &mut writer)?;
-    Ok(writer.enc.finish())
+    out.extend_from_slice(&writer.enc.finish());
+    Ok(out)
 }
 
 /// Decodes a payload written by [`encode`] into `planes` (sized, zero-filled).
 pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8]) -> Result<()> {
-    let specs = specs(planes, bit_depth);
-    let dec = RansDecoder::new(payload).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
-    let mut reader = Reader { dec, tables: tables(&specs)? };
+    let mut specs = specs(planes, bit_depth);
+    let mut rest = payload;
+    for s in &mut specs {
+        let (&mask, after) = rest.split_first().ok_or_else(|| Error::Truncated("fast lossless weights".into()))?;
+        rest = after;
+        for (b, fitted) in s.fitted.iter_mut().enumerate() {
+            if mask >> b & 1 == 1 {
+                let size = 2 * s.inputs;
+                if rest.len() < size {
+                    return Err(Error::Truncated("fast lossless weights".into()));
+                }
+                let mut w = [0i16; INPUTS];
+                for (i, c) in rest[..size].chunks_exact(2).enumerate() {
+                    w[i] = i16::from_le_bytes([c[0], c[1]]);
+                }
+                *fitted = Some(w);
+                rest = &rest[size..];
+            }
+        }
+        s.weights = weights(s);
+    }
+    let dec = RansDecoder::new(rest).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
+    let mut reader = Reader { dec };
     run(planes, &specs, &mut reader)?;
     reader.dec.finish().map_err(|_| Error::corrupt("fast lossless stream does not end where it should"))
 }
@@ -60,6 +125,13 @@ struct Spec {
     shift: u32,
     /// Largest zig-zagged residual the plane can produce.
     max_u: u32,
+    /// Inputs this plane's predictor uses: the spatial ones and one residual per earlier
+    /// plane, at most two.
+    inputs: usize,
+    /// The weights sent for each band, if any.
+    fitted: [Option<[i16; INPUTS]>; BANDS],
+    /// The weights used: the fitted ones, or the median edge detector alone.
+    weights: Weights,
 }
 
 /// The planes in coding order (green or luma first) with their ranges.
@@ -72,39 +144,145 @@ fn specs(planes: &Planes, bit_depth: u8) -> Vec<Spec> {
     };
     order
         .into_iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(rank, p)| {
             let (lo, hi) = plane_range(bit_depth, planes.ycocg, p);
             let range = hi - lo + 1;
             let half = range / 2;
-            Spec {
+            let mut spec = Spec {
                 plane: p,
                 lo,
                 hi,
                 mid: mid_value(bit_depth, planes.ycocg, p),
                 shift: u32::from(bit_depth) - 8,
                 max_u: zigzag(-half).max(zigzag(range - 1 - half)),
-            }
+                inputs: SPATIAL + rank.min(2),
+                fitted: [None; BANDS],
+                weights: [[0; INPUTS]; BANDS],
+            };
+            spec.weights = weights(&spec);
+            spec
         })
         .collect()
 }
 
-/// The encoder's first pass or the decoder: gives the zig-zagged residual of a sample in a
-/// context (global index: plane rank × `CONTEXTS` + activity class).
-trait Residuals {
-    fn code(&mut self, ctx: usize, u: u32) -> Result<u32>;
+/// The weights a plane predicts with, band by band.
+fn weights(spec: &Spec) -> Weights {
+    let mut out = [[0i64; INPUTS]; BANDS];
+    for (band, fitted) in out.iter_mut().zip(&spec.fitted) {
+        match fitted {
+            Some(w) => band.iter_mut().zip(w).for_each(|(o, &w)| *o = i64::from(w)),
+            None => band[MED_INPUT] = 1 << WEIGHT_BITS,
+        }
+    }
+    out
+}
+
+/// What the pixel loop drives: the fitting passes, the encoder or the decoder.
+trait Coder {
+    /// Sees the inputs of a sample of plane `rank` in `band` and its true value (the
+    /// decoder's is meaningless).
+    #[inline]
+    fn observe(&mut self, _rank: usize, _band: usize, _inputs: &[i32; INPUTS], _value: i32) {}
+    /// Codes zig-zagged residual `u` under `table` and returns it, or decodes one.
+    fn code(&mut self, table: &mut Table, u: u32) -> Result<u32>;
+}
+
+/// A fitting pass: gathers the least-squares normal equations of plane `rank`, band by band.
+struct Fit {
+    rank: usize,
+    sums: Vec<Normal>,
+}
+
+impl Coder for Fit {
+    #[inline]
+    fn observe(&mut self, rank: usize, band: usize, inputs: &[i32; INPUTS], value: i32) {
+        if rank == self.rank {
+            self.sums[band].add(inputs, value);
+        }
+    }
+    #[inline]
+    fn code(&mut self, _table: &mut Table, u: u32) -> Result<u32> {
+        Ok(u)
+    }
+}
+
+/// The normal equations of a least-squares fit: XᵀX, Xᵀy and the number of rows.
+#[derive(Clone)]
+struct Normal {
+    xx: [[f64; INPUTS]; INPUTS],
+    xy: [f64; INPUTS],
+    count: u64,
+}
+
+impl Default for Normal {
+    fn default() -> Self {
+        Normal { xx: [[0.0; INPUTS]; INPUTS], xy: [0.0; INPUTS], count: 0 }
+    }
+}
+
+impl Normal {
+    fn add(&mut self, inputs: &[i32; INPUTS], value: i32) {
+        let f = inputs.map(f64::from);
+        for i in 0..INPUTS {
+            for j in i..INPUTS {
+                self.xx[i][j] += f[i] * f[j];
+            }
+            self.xy[i] += f[i] * f64::from(value);
+        }
+        self.count += 1;
+    }
+
+    /// Solves for the first `n` weights (with a small ridge, so flat bands stay well posed)
+    /// and rounds them to fixed point; falls back to the median edge detector if the system
+    /// is singular.
+    fn solve(&self, n: usize) -> [i16; INPUTS] {
+        let mut a = vec![vec![0f64; n + 1]; n];
+        let ridge = 1e-6 * (0..n).map(|i| self.xx[i][i]).sum::<f64>() / n as f64 + 1e-9;
+        for i in 0..n {
+            for j in 0..n {
+                a[i][j] = if i <= j { self.xx[i][j] } else { self.xx[j][i] };
+            }
+            a[i][i] += ridge;
+            a[i][n] = self.xy[i];
+        }
+        let mut out = [0i16; INPUTS];
+        // Gaussian elimination with partial pivoting.
+        for c in 0..n {
+            let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).expect("rows left");
+            a.swap(c, p);
+            if a[c][c].abs() < 1e-12 {
+                out[MED_INPUT] = 1 << WEIGHT_BITS;
+                return out;
+            }
+            for r in c + 1..n {
+                let k = a[r][c] / a[c][c];
+                for j in c..=n {
+                    a[r][j] -= k * a[c][j];
+                }
+            }
+        }
+        let mut w = vec![0f64; n];
+        for i in (0..n).rev() {
+            let s: f64 = (i + 1..n).map(|j| a[i][j] * w[j]).sum();
+            w[i] = (a[i][n] - s) / a[i][i];
+        }
+        for (o, w) in out.iter_mut().zip(w) {
+            *o = (w * f64::from(1u32 << WEIGHT_BITS)).round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
+        }
+        out
+    }
 }
 
 /// The encoder: queues each token and its extra bits under its context's current table.
 struct Writer {
     enc: RansEncoder,
-    tables: Vec<Table>,
 }
 
-impl Residuals for Writer {
-    #[inline]
-    fn code(&mut self, ctx: usize, u: u32) -> Result<u32> {
+impl Coder for Writer {
+    #[inline(always)]
+    fn code(&mut self, table: &mut Table, u: u32) -> Result<u32> {
         let (t, extra, bits) = token(u);
-        let table = &mut self.tables[ctx];
         self.enc.encode(&table.model, t as usize).map_err(|e| Error::InvalidParam(format!("fast lossless: {e}")))?;
         self.enc.encode_bits(extra, bits);
         table.learn(t as usize)?;
@@ -114,13 +292,11 @@ impl Residuals for Writer {
 
 struct Reader<'a> {
     dec: RansDecoder<'a>,
-    tables: Vec<Table>,
 }
 
-impl Residuals for Reader<'_> {
-    #[inline]
-    fn code(&mut self, ctx: usize, _u: u32) -> Result<u32> {
-        let table = &mut self.tables[ctx];
+impl Coder for Reader<'_> {
+    #[inline(always)]
+    fn code(&mut self, table: &mut Table, _u: u32) -> Result<u32> {
         let t = self.dec.decode(&table.model).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
         let bits = extra_bits(t as u32);
         let extra = self.dec.decode_bits(bits).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
@@ -129,114 +305,167 @@ impl Residuals for Reader<'_> {
     }
 }
 
-/// LOCO-I's bias correction state: accumulated error, count, correction.
-#[derive(Clone, Copy, Default)]
-struct Bias {
-    sum: i32,
-    count: i32,
-    correction: i32,
+/// One plane's state in the pixel loop.
+struct PlaneState {
+    spec: Spec,
+    /// The rows two above, one above and the current one, `width + 2·PAD` values each.
+    rows: [Vec<i32>; 3],
+    /// Residual magnitudes of the row above and the current one, laid out as `rows`.
+    errors: [Vec<u32>; 2],
+    tables: Vec<Table>,
 }
 
-impl Bias {
-    /// Learns from one residual, moving the correction by at most one per sample.
-    #[inline]
-    fn update(&mut self, e: i32) {
-        self.sum += e;
-        self.count += 1;
-        if self.count == 64 {
-            self.sum >>= 1;
-            self.count >>= 1;
-        }
-        if self.sum <= -self.count {
-            self.correction -= 1;
-            self.sum = (self.sum + self.count).max(1 - self.count);
-        } else if self.sum > 0 {
-            self.correction += 1;
-            self.sum = (self.sum - self.count).min(0);
-        }
-    }
-}
-
-/// The pixel loop shared by the encoder's first pass and the decoder.
-fn run<R: Residuals>(planes: &mut Planes, specs: &[Spec], coder: &mut R) -> Result<()> {
+/// The pixel loop shared by the fitting passes, the encoder and the decoder: row by row,
+/// plane by plane within a row. The encoder reads each sample from `planes`; the decoder
+/// writes each finished row into them.
+fn run<C: Coder>(planes: &mut Planes, specs: &[Spec], coder: &mut C) -> Result<()> {
     let (w, h) = (planes.width, planes.height);
-    // Residual magnitudes of the last two rows, per plane (indexed by row parity).
-    let mut errors = vec![vec![0u32; 2 * w]; specs.len()];
-    let mut bias = vec![[Bias::default(); BIAS_CLASSES]; specs.len()];
+    let stride = w + 2 * PAD;
+    let mut states = specs
+        .iter()
+        .map(|&spec| {
+            Ok(PlaneState {
+                spec,
+                rows: [vec![0; stride], vec![0; stride], vec![0; stride]],
+                errors: [vec![0; stride], vec![0; stride]],
+                tables: (0..CONTEXTS).map(|c| Table::new(&spec, c)).collect::<Result<_>>()?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Signed residuals of the first two planes in the current row, and the first plane's
+    // magnitudes; zeros stand in for planes that have none.
+    let mut residuals = [vec![0i32; w], vec![0i32; w]];
+    let mut first_errors = vec![0u32; w];
+    let none = vec![0i32; w];
+    let no_errors = vec![0u32; w];
     for y in 0..h {
-        let (cur, prev) = ((y & 1) * w, ((y + 1) & 1) * w);
-        for x in 0..w {
-            let i = y * w + x;
-            let mut first_error = 0u32;
-            for (rank, s) in specs.iter().enumerate() {
-                let plane = &mut planes.data[s.plane];
-                let nb = Neighbours::at(plane, w, x, y, s.mid);
-                let e = &errors[rank];
-                let e_n = if y > 0 { e[prev + x] } else { 0 };
-                let e_w = if x > 0 { e[cur + x - 1] } else { e_n };
-                let e_ne = if y > 0 && x + 1 < w { e[prev + x + 1] } else { e_n };
-                let e_nw = if y > 0 && x > 0 { e[prev + x - 1] } else { e_n };
-                // Activity: local gradients plus the residual sizes around this sample, the
-                // west one weighted most, and the first plane's residual at this pixel.
-                let gradients = (nb.n - nb.nw).unsigned_abs()
-                    + (nb.w - nb.nw).unsigned_abs()
-                    + (nb.ne - nb.n).unsigned_abs();
-                let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * first_error;
-                let class = half_octave(energy >> s.shift).min(CONTEXTS - 1);
-                let texture = 81 * gradient9(nb.ne - nb.n, s.shift)
-                    + 9 * gradient9(nb.n - nb.nw, s.shift)
-                    + gradient9(nb.nw - nb.w, s.shift);
-                let b = &mut bias[rank][texture];
-                let base = med(nb.w, nb.n, nb.nw);
-                let predicted = (base + b.correction).clamp(s.lo, s.hi);
-                let range = s.hi - s.lo + 1;
-                let half = range / 2;
-                let mut r = plane[i] - predicted;
-                if r < -half {
-                    r += range;
-                } else if r > range - 1 - half {
-                    r -= range;
-                }
-                let u = coder.code(rank * CONTEXTS + class, zigzag(r))?;
-                if u > s.max_u {
-                    return Err(Error::corrupt("fast lossless residual out of range"));
-                }
-                let r = unzigzag(u);
-                let mut v = predicted + r;
-                if v < s.lo {
-                    v += range;
-                } else if v > s.hi {
-                    v -= range;
-                }
-                plane[i] = v;
-                b.update(r);
-                let magnitude = r.unsigned_abs();
-                errors[rank][cur + x] = magnitude;
-                if rank == 0 {
-                    first_error = magnitude;
-                }
+        let row = y * w;
+        for (rank, st) in states.iter_mut().enumerate() {
+            st.rows.rotate_left(1);
+            st.errors.swap(0, 1);
+            if y == 1 {
+                // The row two above the second row is the first one.
+                st.rows[0] = st.rows[1].clone();
             }
+            let left = if y == 0 { st.spec.mid } else { st.rows[1][PAD] };
+            st.rows[2][..PAD].fill(left);
+            st.errors[1][PAD - 1] = st.errors[0][PAD];
+            let source = &planes.data[st.spec.plane][row..row + w];
+            let (earlier, later) = residuals.split_at_mut(rank.min(2));
+            let own = later.first_mut().map(|r| &mut r[..]);
+            let r0 = if rank >= 1 { &earlier[0][..] } else { &none[..] };
+            let r1 = if rank >= 2 { &earlier[1][..] } else { &none[..] };
+            let (e0, own_errors) =
+                if rank == 0 { (&no_errors[..], Some(&mut first_errors[..])) } else { (&first_errors[..], None) };
+            let inputs = Inputs { r0, r1, e0 };
+            let outputs = Outputs { residuals: own, first_errors: own_errors };
+            if y == 0 {
+                code_row::<C, true>(st, rank, source, inputs, outputs, coder)?;
+            } else {
+                code_row::<C, false>(st, rank, source, inputs, outputs, coder)?;
+            }
+            // Outside the image, a finished row continues with its first and last samples.
+            let cur = &mut st.rows[2];
+            let (first, last) = (cur[PAD], cur[PAD + w - 1]);
+            cur[..PAD].fill(first);
+            cur[PAD + w..].fill(last);
+            let e = &mut st.errors[1];
+            let (first, last) = (e[PAD], e[PAD + w - 1]);
+            e[PAD - 1] = first;
+            e[PAD + w] = last;
+        }
+        for st in &states {
+            planes.data[st.spec.plane][row..row + w].copy_from_slice(&st.rows[2][PAD..PAD + w]);
         }
     }
     Ok(())
 }
 
-/// A local gradient in LOCO-I's nine levels (thresholds 3, 7, 21 on the 8-bit scale), 0..9.
-#[inline]
-fn gradient9(d: i32, shift: u32) -> usize {
-    let m = d.unsigned_abs() >> shift;
-    let level = if m == 0 {
-        0
-    } else if m < 3 {
-        1
-    } else if m < 7 {
-        2
-    } else if m < 21 {
-        3
-    } else {
-        4
-    };
-    (4 + if d < 0 { -level } else { level }) as usize
+/// What a plane's row reads of the earlier planes at the same pixels.
+struct Inputs<'a> {
+    /// Residuals of the first and second planes (zeros when there are none).
+    r0: &'a [i32],
+    r1: &'a [i32],
+    /// Residual magnitudes of the first plane (zeros for the first plane itself).
+    e0: &'a [u32],
+}
+
+/// What a plane's row leaves for the later planes.
+struct Outputs<'a> {
+    residuals: Option<&'a mut [i32]>,
+    first_errors: Option<&'a mut [u32]>,
+}
+
+/// Codes one row of one plane. `FIRST` is the image's first row, which has nothing above.
+#[inline(always)]
+fn code_row<C: Coder, const FIRST: bool>(
+    st: &mut PlaneState,
+    rank: usize,
+    source: &[i32],
+    inputs: Inputs<'_>,
+    mut outputs: Outputs<'_>,
+    coder: &mut C,
+) -> Result<()> {
+    let w = source.len();
+    let s = st.spec;
+    let [above2, above, cur] = &mut st.rows;
+    let (above2, above, cur) = (&above2[..w + 2 * PAD], &above[..w + 2 * PAD], &mut cur[..w + 2 * PAD]);
+    let [e_above, e_cur] = &mut st.errors;
+    let (e_above, e_cur) = (&e_above[..w + 2 * PAD], &mut e_cur[..w + 2 * PAD]);
+    let (r0, r1, e0) = (&inputs.r0[..w], &inputs.r1[..w], &inputs.e0[..w]);
+    let tables = &mut st.tables[..CONTEXTS];
+    let range = s.hi - s.lo + 1;
+    let half = range / 2;
+    for x in 0..w {
+        let k = x + PAD;
+        let west = cur[k - 1];
+        let ww = cur[k - 2];
+        let (n, nw, ne, nee, nn, nnw, nne) = if FIRST {
+            (west, west, west, west, west, west, west)
+        } else {
+            (above[k], above[k - 1], above[k + 1], above[k + 2], above2[k], above2[k - 1], above2[k + 1])
+        };
+        let gradients = (n - nw).unsigned_abs() + (west - nw).unsigned_abs() + (ne - n).unsigned_abs();
+        let band = (half_octave(gradients >> s.shift) / 2).min(BANDS - 1);
+        let features = [west, n, nw, ne, ww, nn, nne, nee, nnw, med(west, n, nw), r0[x], r1[x]];
+        let weights = &s.weights[band];
+        let dot: i64 = features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * w).sum();
+        let predicted = ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).clamp(i64::from(s.lo), i64::from(s.hi)) as i32;
+        let value = source[x];
+        coder.observe(rank, band, &features, value);
+        // Activity: local gradients plus the residual sizes around this sample, the west one
+        // weighted most, and the first plane's residual at this pixel.
+        let (e_w, e_n, e_ne, e_nw) = if FIRST { (e_cur[k - 1], 0, 0, 0) } else { (e_cur[k - 1], e_above[k], e_above[k + 1], e_above[k - 1]) };
+        let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * e0[x];
+        let class = half_octave(energy >> s.shift).min(CONTEXTS - 1);
+        let mut r = value - predicted;
+        if r < -half {
+            r += range;
+        } else if r > range - 1 - half {
+            r -= range;
+        }
+        let u = coder.code(&mut tables[class], zigzag(r))?;
+        if u > s.max_u {
+            return Err(Error::corrupt("fast lossless residual out of range"));
+        }
+        let r = unzigzag(u);
+        let mut v = predicted + r;
+        if v < s.lo {
+            v += range;
+        } else if v > s.hi {
+            v -= range;
+        }
+        cur[k] = v;
+        let magnitude = r.unsigned_abs();
+        e_cur[k] = magnitude;
+        if let Some(out) = outputs.residuals.as_deref_mut() {
+            out[x] = r;
+        }
+        if let Some(out) = outputs.first_errors.as_deref_mut() {
+            out[x] = magnitude;
+        }
+    }
+    Ok(())
 }
 
 /// A zig-zagged residual as (token, extra bits, number of extra bits).
@@ -336,24 +565,26 @@ impl Table {
         self.total += 1;
         self.since += 1;
         if self.since >= self.interval {
-            if self.total > MAX_TOTAL {
-                self.total = 0;
-                for c in &mut self.counts {
-                    *c = (*c + 1) / 2;
-                    self.total += *c;
-                }
-            }
-            self.model = Self::model(&self.counts)?;
-            self.since = 0;
-            self.interval = (2 * self.interval).min(MAX_INTERVAL);
+            self.rebuild()?;
         }
         Ok(())
     }
-}
 
-/// A fresh table for every plane and activity class.
-fn tables(specs: &[Spec]) -> Result<Vec<Table>> {
-    specs.iter().flat_map(|s| (0..CONTEXTS).map(move |c| Table::new(s, c))).collect()
+    /// Rebuilds the model from the counts, halving them first when their total is large.
+    #[cold]
+    fn rebuild(&mut self) -> Result<()> {
+        if self.total > MAX_TOTAL {
+            self.total = 0;
+            for c in &mut self.counts {
+                *c = (*c + 1) / 2;
+                self.total += *c;
+            }
+        }
+        self.model = Self::model(&self.counts)?;
+        self.since = 0;
+        self.interval = (2 * self.interval).min(MAX_INTERVAL);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

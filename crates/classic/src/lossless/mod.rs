@@ -134,13 +134,8 @@ impl Neighbours {
 /// planar guess W + N − NW.
 #[inline]
 pub fn med(w: i32, n: i32, nw: i32) -> i32 {
-    if nw >= w.max(n) {
-        w.min(n)
-    } else if nw <= w.min(n) {
-        w.max(n)
-    } else {
-        w + n - nw
-    }
+    // The planar guess clamped to [min(W, N), max(W, N)] is the same choice, without branches.
+    (w + n - nw).clamp(w.min(n), w.max(n))
 }
 
 /// Maps a signed value to an unsigned one: 0, −1, 1, −2, … → 0, 1, 2, 3, …
