@@ -23,8 +23,8 @@
 //!    range coder codes the bit.
 //!
 //! Efforts: 4 and 5 (the default) as above; 2 and 3 without the least-squares predictors,
-//! about three times faster; 1 is a different, much faster coder ([`super::fast`]): one
-//! predictor and adaptive rANS tables.
+//! about three times faster; 1 is a different, much faster coder ([`super::fast`]): linear
+//! predictors fitted by the encoder and adaptive rANS tables.
 //!
 //! Integer arithmetic throughout, except the least-squares solver, which uses only IEEE basic
 //! operations (+, −, ×, ÷, √, rounding) in a fixed order: every machine computes the same

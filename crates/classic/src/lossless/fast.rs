@@ -237,8 +237,14 @@ impl Normal {
     /// and rounds them to fixed point; falls back to the median edge detector if the system
     /// is singular.
     fn solve(&self, n: usize) -> [i16; INPUTS] {
+        let mut out = [0i16; INPUTS];
+        let scale = (0..n).map(|i| self.xx[i][i]).sum::<f64>() / n as f64;
+        if scale <= 0.0 {
+            out[MED_INPUT] = 1 << WEIGHT_BITS;
+            return out;
+        }
         let mut a = vec![vec![0f64; n + 1]; n];
-        let ridge = 1e-6 * (0..n).map(|i| self.xx[i][i]).sum::<f64>() / n as f64 + 1e-9;
+        let ridge = 1e-6 * scale;
         for i in 0..n {
             for j in 0..n {
                 a[i][j] = if i <= j { self.xx[i][j] } else { self.xx[j][i] };
@@ -246,12 +252,11 @@ impl Normal {
             a[i][i] += ridge;
             a[i][n] = self.xy[i];
         }
-        let mut out = [0i16; INPUTS];
         // Gaussian elimination with partial pivoting.
         for c in 0..n {
             let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).expect("rows left");
             a.swap(c, p);
-            if a[c][c].abs() < 1e-12 {
+            if a[c][c].abs() < 1e-12 * scale {
                 out[MED_INPUT] = 1 << WEIGHT_BITS;
                 return out;
             }
@@ -602,6 +607,31 @@ mod tests {
         assert_eq!(token(15), (15, 0, 0));
         assert_eq!(token(16), (16, 0, 3));
         assert_eq!(token(24), (17, 0, 3));
+    }
+
+    #[test]
+    fn least_squares_recovers_a_linear_rule() {
+        // value = (3·W + N) / 4 exactly, over inputs that vary independently.
+        let mut normal = Normal::default();
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 16) as i32 % 64
+        };
+        for _ in 0..5000 {
+            let mut inputs = [0i32; INPUTS];
+            inputs.iter_mut().for_each(|v| *v = next());
+            inputs[0] *= 4;
+            inputs[1] *= 4;
+            normal.add(&inputs, (3 * inputs[0] + inputs[1]) / 4);
+        }
+        let w = normal.solve(SPATIAL);
+        assert!((i32::from(w[0]) - 768).abs() <= 1 && (i32::from(w[1]) - 256).abs() <= 1, "{w:?}");
+        assert!(w[2..SPATIAL].iter().all(|&v| v.abs() <= 1), "{w:?}");
+        // A band with no information falls back to the median edge detector.
+        let mut med_only = [0i16; INPUTS];
+        med_only[MED_INPUT] = 1 << WEIGHT_BITS;
+        assert_eq!(Normal::default().solve(SPATIAL), med_only);
     }
 
     #[test]
