@@ -65,8 +65,11 @@ pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
     for rank in 0..specs.len() {
         let mut fit = Fit { rank, sums: vec![Normal::default(); BANDS] };
         run(planes, &specs[..=rank], &mut fit)?;
-        specs[rank].fitted = fit.sums.iter().map(|n| (n.count >= MIN_FIT).then(|| n.solve(specs[rank].inputs))).collect::<Vec<_>>().try_into().expect("one per band");
-        specs[rank].weights = weights(&specs[rank]);
+        let spec = &mut specs[rank];
+        for (fitted, normal) in spec.fitted.iter_mut().zip(&fit.sums) {
+            *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(spec.inputs));
+        }
+        spec.weights = weights(spec);
     }
     let mut out = Vec::new();
     for s in &specs {
@@ -435,12 +438,14 @@ fn code_row<C: Coder, const FIRST: bool>(
         let features = [west, n, nw, ne, ww, nn, nne, nee, nnw, med(west, n, nw), r0[x], r1[x]];
         let weights = &s.weights[band];
         let dot: i64 = features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * w).sum();
-        let predicted = ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).clamp(i64::from(s.lo), i64::from(s.hi)) as i32;
+        let rounded = (dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS;
+        let predicted = rounded.clamp(i64::from(s.lo), i64::from(s.hi)) as i32;
         let value = source[x];
         coder.observe(rank, band, &features, value);
         // Activity: local gradients plus the residual sizes around this sample, the west one
         // weighted most, and the first plane's residual at this pixel.
-        let (e_w, e_n, e_ne, e_nw) = if FIRST { (e_cur[k - 1], 0, 0, 0) } else { (e_cur[k - 1], e_above[k], e_above[k + 1], e_above[k - 1]) };
+        // (Above the first row the residual buffer holds zeros.)
+        let (e_w, e_n, e_ne, e_nw) = (e_cur[k - 1], e_above[k], e_above[k + 1], e_above[k - 1]);
         let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * e0[x];
         let class = half_octave(energy >> s.shift).min(CONTEXTS - 1);
         let mut r = value - predicted;
