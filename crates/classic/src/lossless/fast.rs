@@ -439,7 +439,7 @@ fn code_row<C: Coder, const FIRST: bool>(
         let weights = &s.weights[band];
         let dot: i64 = features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * w).sum();
         let rounded = (dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS;
-        let predicted = rounded.clamp(i64::from(s.lo), i64::from(s.hi)) as i32;
+        let predicted = rounded.max(i64::from(s.lo)).min(i64::from(s.hi)) as i32;
         let value = source[x];
         coder.observe(rank, band, &features, value);
         // Activity: local gradients plus the residual sizes around this sample, the west one

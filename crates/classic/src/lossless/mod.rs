@@ -134,8 +134,9 @@ impl Neighbours {
 /// planar guess W + N − NW.
 #[inline]
 pub fn med(w: i32, n: i32, nw: i32) -> i32 {
-    // The planar guess clamped to [min(W, N), max(W, N)] is the same choice, without branches.
-    (w + n - nw).clamp(w.min(n), w.max(n))
+    // The planar guess clamped to [min(W, N), max(W, N)] is the same choice, without branches
+    // (`max` then `min` rather than `clamp`, which checks its bounds).
+    (w + n - nw).max(w.min(n)).min(w.max(n))
 }
 
 /// Maps a signed value to an unsigned one: 0, −1, 1, −2, … → 0, 1, 2, 3, …
