@@ -6,8 +6,9 @@
 //! 1. **Prediction.** A linear predictor over ten inputs — W, N, NW, NE, WW, NN, NNE, NEE, NNW
 //!    and the median edge detector's guess — plus, from the second plane on, the residuals of
 //!    the earlier planes at the same pixel. The encoder fits one set of weights per plane and
-//!    gradient band by least squares and sends them (1/1024 fixed point); the decoder only
-//!    evaluates the dot product. The residual is taken modulo the plane's range.
+//!    gradient band (the octave of |N − NW| + |W − NW| + |NE − N|, eight bands) by least
+//!    squares and sends them (1/1024 fixed point); the decoder only evaluates the integer dot
+//!    product, clamped to the plane's range. The residual is taken modulo that range.
 //! 2. **Context.** The local activity: the gradients around the sample plus the residual
 //!    magnitudes at the causal neighbours and, from the second plane on, at the first plane
 //!    of the same pixel; its half-octave class picks one of 32 contexts per plane.
