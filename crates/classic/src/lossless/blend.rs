@@ -34,7 +34,10 @@ use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, Result};
 use tessera_entropy::mixing::{Apm, Counter, Mixer};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
-use super::{choose_transform, fast, half_octave, mid_value, octave, parse_transform, plane_geometry, plane_range, transform_params, Neighbours, Planes};
+use super::{
+    choose_transform, fast, half_octave, mid_value, octave, parse_transform, plane_geometry, plane_range, solve_symmetric,
+    transform_params, Neighbours, Planes,
+};
 
 const VERSION: u8 = 2;
 /// Spatial predictors, then inter-channel ones (used from the second plane on).
@@ -583,43 +586,10 @@ impl<const N: usize> Ols<N> {
         }
     }
 
-    /// Solves (cov + ridge·I)·w = cross by Cholesky; keeps the old weights if not positive
-    /// definite.
+    /// Solves (cov + ridge·I)·w = cross; keeps the old weights if not positive definite.
     fn solve(&mut self) {
-        let n = N;
-        let mut l = [[0.0f64; N]; N];
-        for j in 0..n {
-            let mut d = self.cov[j][j] + OLS_RIDGE;
-            for k in 0..j {
-                d -= l[j][k] * l[j][k];
-            }
-            if d <= 0.0 {
-                return;
-            }
-            let d = d.sqrt();
-            l[j][j] = d;
-            for i in j + 1..n {
-                let mut s = self.cov[j][i];
-                for k in 0..j {
-                    s -= l[i][k] * l[j][k];
-                }
-                l[i][j] = s / d;
-            }
-        }
-        let mut z = [0.0f64; N];
-        for i in 0..n {
-            let mut s = self.cross[i];
-            for k in 0..i {
-                s -= l[i][k] * z[k];
-            }
-            z[i] = s / l[i][i];
-        }
-        for i in (0..n).rev() {
-            let mut s = z[i];
-            for k in i + 1..n {
-                s -= l[k][i] * self.weights[k];
-            }
-            self.weights[i] = s / l[i][i];
+        if let Some(w) = solve_symmetric(&self.cov, &self.cross, N, OLS_RIDGE) {
+            self.weights = w;
         }
     }
 }

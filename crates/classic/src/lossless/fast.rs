@@ -32,7 +32,7 @@
 use tessera_core::{Error, Result};
 use tessera_entropy::rans::{RansDecoder, RansEncoder, RansModel};
 
-use super::{half_octave, med, mid_value, plane_range, unzigzag, zigzag, Planes};
+use super::{half_octave, med, mid_value, plane_range, solve_symmetric, unzigzag, zigzag, Planes};
 
 /// Activity contexts per plane.
 const CONTEXTS: usize = 32;
@@ -243,41 +243,13 @@ impl Normal {
     fn solve(&self, n: usize) -> [i16; INPUTS] {
         let mut out = [0i16; INPUTS];
         let scale = (0..n).map(|i| self.xx[i][i]).sum::<f64>() / n as f64;
-        if scale <= 0.0 {
-            out[MED_INPUT] = 1 << WEIGHT_BITS;
-            return out;
-        }
-        let mut a = vec![vec![0f64; n + 1]; n];
-        let ridge = 1e-6 * scale;
-        for i in 0..n {
-            for j in 0..n {
-                a[i][j] = if i <= j { self.xx[i][j] } else { self.xx[j][i] };
-            }
-            a[i][i] += ridge;
-            a[i][n] = self.xy[i];
-        }
-        // Gaussian elimination with partial pivoting.
-        for c in 0..n {
-            let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).expect("rows left");
-            a.swap(c, p);
-            if a[c][c].abs() < 1e-12 * scale {
-                out[MED_INPUT] = 1 << WEIGHT_BITS;
-                return out;
-            }
-            for r in c + 1..n {
-                let k = a[r][c] / a[c][c];
-                for j in c..=n {
-                    a[r][j] -= k * a[c][j];
+        match (scale > 0.0).then(|| solve_symmetric(&self.xx, &self.xy, n, 1e-6 * scale)).flatten() {
+            Some(w) => {
+                for (o, w) in out.iter_mut().zip(w) {
+                    *o = (w * f64::from(1u32 << WEIGHT_BITS)).round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
                 }
             }
-        }
-        let mut w = vec![0f64; n];
-        for i in (0..n).rev() {
-            let s: f64 = (i + 1..n).map(|j| a[i][j] * w[j]).sum();
-            w[i] = (a[i][n] - s) / a[i][i];
-        }
-        for (o, w) in out.iter_mut().zip(w) {
-            *o = (w * f64::from(1u32 << WEIGHT_BITS)).round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
+            None => out[MED_INPUT] = 1 << WEIGHT_BITS,
         }
         out
     }

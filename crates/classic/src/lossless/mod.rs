@@ -224,3 +224,45 @@ pub(crate) fn half_octave(v: u32) -> usize {
         2 * o - 2 + ((v >> (o - 2)) & 1) as usize
     }
 }
+
+/// Solves (a + ridge·I)·x = b over the first `n` unknowns by Cholesky, reading only the upper
+/// triangle of the symmetric `a`; the rest of `x` is 0. IEEE basic operations in a fixed order,
+/// so every machine gets the same `x`. `None` when the matrix is not positive definite.
+pub(crate) fn solve_symmetric<const N: usize>(a: &[[f64; N]; N], b: &[f64; N], n: usize, ridge: f64) -> Option<[f64; N]> {
+    let mut l = [[0.0f64; N]; N];
+    for j in 0..n {
+        let mut d = a[j][j] + ridge;
+        for k in 0..j {
+            d -= l[j][k] * l[j][k];
+        }
+        if d <= 0.0 {
+            return None;
+        }
+        let d = d.sqrt();
+        l[j][j] = d;
+        for i in j + 1..n {
+            let mut s = a[j][i];
+            for k in 0..j {
+                s -= l[i][k] * l[j][k];
+            }
+            l[i][j] = s / d;
+        }
+    }
+    let mut z = [0.0f64; N];
+    for i in 0..n {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= l[i][k] * z[k];
+        }
+        z[i] = s / l[i][i];
+    }
+    let mut x = [0.0f64; N];
+    for i in (0..n).rev() {
+        let mut s = z[i];
+        for k in i + 1..n {
+            s -= l[k][i] * x[k];
+        }
+        x[i] = s / l[i][i];
+    }
+    Some(x)
+}
