@@ -19,5 +19,6 @@ pub fn codecs() -> Vec<Box<dyn tessera_core::Codec>> {
         Box::new(recurrent::codec::RnnCodec),
         Box::new(mnist::lossless::codec::MnistLossless),
         Box::new(mnist::autoencoder::codec::MnistAe),
+        Box::new(mnist::lossless::binned::MnistPixel),
     ]
 }

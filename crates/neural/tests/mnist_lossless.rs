@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use tessera_core::{Container, Header, Image};
 use tessera_neural::mnist::data::{embedded_test_set, Digits, PIXELS};
-use tessera_neural::mnist::lossless::codec::{decode_with, encode_with, load_bytes, Loaded};
+use tessera_core::EncodeParams;
+use tessera_neural::mnist::lossless::binned::{self, MnistPixel};
+use tessera_neural::mnist::lossless::codec::{decode_with, encode_with, load_bytes, Choice, Loaded};
 use tessera_neural::mnist::lossless::model::Shape;
 use tessera_neural::mnist::lossless::train::{self, Plan, RunConfig};
 
@@ -152,6 +154,71 @@ fn digits_round_trip_bit_exactly_and_corruption_is_refused() {
     // Images that are not digits are refused by the encoder.
     let wide = Image::zeroed(29, 28, 1, 8).unwrap();
     assert!(Digits::from_image(&wide).is_err());
+}
+
+/// `mnist-pixel`: each bound holds, coarser bins cost fewer bits, the rate–distortion choice
+/// trades error for bits, thread count changes nothing, and bad parameters are refused.
+#[test]
+fn binned_coding_keeps_its_bound_and_trades_error_for_bits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = embedded_test_set().unwrap();
+    let (model, _) = tiny_model(tmp.path(), &set.take(5));
+    let digits = set.take(260);
+    let mut h = header(digits.len(), &model);
+    h.codec = "mnist-pixel".into();
+    let code = |choice: Choice, threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let e = binned::encode_with(&model, &digits, choice).unwrap();
+            let back = binned::decode_with(&model, &h, &e.params, &e.payload).unwrap();
+            (e, Digits::from_image(&back).unwrap().pixels)
+        })
+    };
+    let errors = |back: &[u8]| -> Vec<u8> { digits.pixels.iter().zip(back).map(|(&a, &b)| a.abs_diff(b)).collect() };
+    let mut last = usize::MAX;
+    for e in [1, 2, 4, 16] {
+        let choice = Choice { width: e + 1, max_error: e, lambda: 0.0 };
+        let (enc, back) = code(choice, 2);
+        assert!(errors(&back).iter().all(|&d| usize::from(d) <= e), "error {e}");
+        assert!(errors(&back).iter().any(|&d| d > 0), "error {e}: nothing lost");
+        assert!(enc.payload.len() < last, "error {e}: {} bytes, not fewer than {last}", enc.payload.len());
+        last = enc.payload.len();
+        assert_eq!(code(choice, 1).0.payload, enc.payload, "error {e}: thread count");
+    }
+    // The rate–distortion choice: fewer bytes than the bins holding the values, more error.
+    let squared = |back: &[u8]| errors(back).iter().map(|&d| u64::from(d) * u64::from(d)).sum::<u64>();
+    let (bound, bound_back) = code(Choice { width: 17, max_error: 16, lambda: 0.0 }, 2);
+    let (rd, rd_back) = code(Choice { width: 17, max_error: 255, lambda: 2000.0 }, 2);
+    assert!(rd.payload.len() < bound.payload.len());
+    assert!(squared(&rd_back) > squared(&bound_back));
+
+    // Qualities and options.
+    let q = |q: f32| MnistPixel::choice(&EncodeParams::with_quality(q));
+    assert_eq!(q(8.0).unwrap().width, 2);
+    assert!(q(1.0).unwrap().lambda > 0.0);
+    assert!(q(9.0).is_err());
+    let mut p = EncodeParams::default();
+    p.options.insert("error".into(), "3".into());
+    let c = MnistPixel::choice(&p).unwrap();
+    assert_eq!((c.width, c.max_error, c.lambda), (4, 3, 0.0));
+    p.options.insert("error".into(), "0".into());
+    assert!(MnistPixel::choice(&p).is_err());
+    assert!(binned::encode_with(&model, &digits, Choice { width: 1, max_error: 0, lambda: 0.0 }).is_err());
+
+    // Bad parameters and corrupt payloads: errors or other digits, never a panic.
+    for params in [&[1u8, 250, 0][..], &[1, 250, 0, 1], &[2, 250, 0, 5], &[1, 0, 0, 5]] {
+        assert!(binned::decode_with(&model, &h, params, &bound.payload).is_err(), "{params:?}");
+    }
+    let few = set.take(20);
+    let e = binned::encode_with(&model, &few, Choice { width: 5, max_error: 4, lambda: 0.0 }).unwrap();
+    let mut h = header(20, &model);
+    h.codec = "mnist-pixel".into();
+    for i in (0..e.payload.len()).step_by(e.payload.len() / 16 + 1) {
+        let mut p = e.payload.clone();
+        p[i] ^= 0x21;
+        let _ = binned::decode_with(&model, &h, &e.params, &p);
+    }
+    let _ = binned::decode_with(&model, &h, &e.params, &e.payload[..e.payload.len() / 3]);
 }
 
 fn golden_dir() -> PathBuf {

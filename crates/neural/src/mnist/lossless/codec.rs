@@ -18,10 +18,10 @@ use crate::rng::Rng;
 
 /// The model file's name.
 pub const MODEL_NAME: &str = "mnist-lossless";
-const VERSION: u8 = 1;
+pub(super) const VERSION: u8 = 1;
 /// Digits per chunk: small enough that a 10,000-digit set keeps every core busy, large enough
 /// that the streams' ends and lengths cost nothing that shows (about 10 bytes a chunk).
-const CHUNK: usize = 250;
+pub(super) const CHUNK: usize = 250;
 
 /// What a model file says about itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -48,40 +48,63 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Loaded> {
     Ok(Loaded { tag: weights::tag(name, bytes), meta, net: Net::new(&model)? })
 }
 
-fn load() -> Result<Arc<Loaded>> {
+pub(super) fn load() -> Result<Arc<Loaded>> {
     weights::cached(MODEL_NAME, |bytes| load_bytes(MODEL_NAME, bytes))
 }
 
 /// The learned lossless digit codec.
 pub struct MnistLossless;
 
-/// Codes `digits` with a loaded model.
+/// Codes `digits` with a loaded model, exactly.
 pub fn encode_with(m: &Loaded, digits: &Digits) -> Result<Encoded> {
+    let chunk = CHUNK as u16;
+    Ok(Encoded {
+        params: vec![VERSION, chunk as u8, (chunk >> 8) as u8],
+        payload: encode_streams(m, digits, EXACT)?,
+        model: Some(m.tag.clone()),
+    })
+}
+
+/// How the encoder picks the bin it codes for each pixel.
+#[derive(Clone, Copy, Debug)]
+pub struct Choice {
+    /// Values per bin (see [`super::net::Freqs::bin`]; 1: every value its own).
+    pub width: usize,
+    /// The largest error a decoded pixel may have.
+    pub max_error: usize,
+    /// The squared error one bit is worth (see [`super::net::Freqs::cheapest`]); 0: always
+    /// the bin holding the value.
+    pub lambda: f64,
+}
+
+/// Exact coding.
+const EXACT: Choice = Choice { width: 1, max_error: 0, lambda: 0.0 };
+
+/// The payload of `digits`: each chunk's stream, preceded by its length.
+pub(super) fn encode_streams(m: &Loaded, digits: &Digits, choice: Choice) -> Result<Vec<u8>> {
     let streams = digits
         .pixels
         .par_chunks(CHUNK * PIXELS)
-        .map(|chunk| encode_chunk(&m.net, chunk))
+        .map(|chunk| encode_chunk(&m.net, chunk, choice))
         .collect::<Result<Vec<_>>>()?;
     let mut payload = Vec::new();
     for s in &streams {
         bits::push(&mut payload, s);
     }
-    let chunk = CHUNK as u16;
-    Ok(Encoded {
-        params: vec![VERSION, chunk as u8, (chunk >> 8) as u8],
-        payload,
-        model: Some(m.tag.clone()),
-    })
+    Ok(payload)
 }
 
-fn encode_chunk(net: &Net, pixels: &[u8]) -> Result<Vec<u8>> {
+fn encode_chunk(net: &Net, pixels: &[u8], choice: Choice) -> Result<Vec<u8>> {
     let mut enc = RangeEncoder::new();
     let mut s = net.scratch();
+    // The digit as the decoder will see it, which is what the model must be given.
+    let mut seen = [0u8; PIXELS];
     for digit in pixels.chunks_exact(PIXELS) {
         for (p, &v) in digit.iter().enumerate() {
-            let f = net.freqs(digit, p / SIDE, p % SIDE, &mut s);
-            let v = usize::from(v);
-            enc.encode_interval(f.cum[v], f.cum[v + 1] - f.cum[v], f.total())?;
+            let f = net.freqs(&seen, p / SIDE, p % SIDE, &mut s);
+            let (lo, hi) = f.cheapest(usize::from(v), choice.width, choice.max_error, choice.lambda);
+            enc.encode_interval(f.cum[lo], f.cum[hi + 1] - f.cum[lo], f.total())?;
+            seen[p] = f.rebuilt(lo, hi);
         }
     }
     Ok(enc.finish())
@@ -93,6 +116,11 @@ pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -
         [VERSION, lo, hi] => usize::from(u16::from_le_bytes([lo, hi])),
         _ => return Err(Error::corrupt("codec parameters")),
     };
+    decode_streams(m, header, chunk, 1, payload)
+}
+
+/// Decodes the chunks of `chunk` digits that [`encode_streams`] wrote with bins of `width`.
+pub(super) fn decode_streams(m: &Loaded, header: &Header, chunk: usize, width: usize, payload: &[u8]) -> Result<Image> {
     if chunk == 0 {
         return Err(Error::corrupt("chunk size"));
     }
@@ -110,12 +138,12 @@ pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -
     let parts = streams
         .par_iter()
         .enumerate()
-        .map(|(i, s)| decode_chunk(&m.net, s, chunk.min(count - i * chunk)))
+        .map(|(i, s)| decode_chunk(&m.net, s, chunk.min(count - i * chunk), width))
         .collect::<Result<Vec<_>>>()?;
     Digits { pixels: parts.concat(), labels: None }.to_image()
 }
 
-fn decode_chunk(net: &Net, stream: &[u8], digits: usize) -> Result<Vec<u8>> {
+fn decode_chunk(net: &Net, stream: &[u8], digits: usize, width: usize) -> Result<Vec<u8>> {
     let mut dec = RangeDecoder::new(stream);
     let mut s = net.scratch();
     let mut out = vec![0u8; digits * PIXELS];
@@ -123,9 +151,9 @@ fn decode_chunk(net: &Net, stream: &[u8], digits: usize) -> Result<Vec<u8>> {
         for p in 0..PIXELS {
             let f = net.freqs(digit, p / SIDE, p % SIDE, &mut s);
             let t = dec.decode_target(f.total())?;
-            let v = f.find(t);
-            dec.consume(f.cum[v], f.cum[v + 1] - f.cum[v], f.total());
-            digit[p] = v as u8;
+            let (lo, hi) = f.bin(f.find(t), width);
+            dec.consume(f.cum[lo], f.cum[hi + 1] - f.cum[lo], f.total());
+            digit[p] = f.rebuilt(lo, hi);
         }
     }
     dec.check_end()?;

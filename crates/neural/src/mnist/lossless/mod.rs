@@ -9,5 +9,6 @@
 
 pub mod codec;
 pub mod model;
+pub mod binned;
 pub mod net;
 pub mod train;

@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +62,7 @@ pub const INPUTS: usize = 2;
 /// Masked convolution, position bias, ReLU, `layers` × (1×1 convolution, ReLU), 1×1 to logits.
 #[derive(Module, Debug)]
 pub struct PixelModel {
-    /// `[hidden, INPUTS, k, k]`; taps that are not causal are multiplied by zero in every pass.
+    /// `[hidden, INPUTS, k, k]`; the taps that are not causal are never read.
     pub masked: Param<Tensor<4>>,
     /// `[1, hidden, 28, 28]`: the first layer's bias at each position (digits are centred, so
     /// where a pixel is says much about its value).
@@ -89,42 +89,58 @@ impl PixelModel {
         })
     }
 
-    /// The mask of causal taps, `[1, 1, k, k]`.
-    fn mask(shape: Shape, device: &Device) -> Tensor<4> {
-        let k = shape.kernel();
-        let m: Vec<f32> = (0..k * k)
-            .map(|i| if shape.causal(i / k, i % k) { 1.0 } else { 0.0 })
-            .collect();
-        Tensor::from_data(TensorData::new(m, [1, 1, k, k]), device)
-    }
-
     /// The shape this model was built with.
     pub fn shape(&self) -> Shape {
         let [h, _, k, _] = self.masked.val().dims();
         Shape { radius: k / 2, hidden: h, layers: self.hidden.len() }
     }
 
-    /// Logits `[b, 256, 28, 28]` of digits `x` (`[b, INPUTS, 28, 28]`, see [`inputs`]).
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// Logits `[b · 784, 256]` of digits `x` (`[b, INPUTS, 28, 28]`, see [`inputs`]), a row per
+    /// pixel in digit, row, column order.
+    ///
+    /// The masked convolution runs as two convolutions over only its causal taps — the `r` rows
+    /// above (an `r × k` kernel) and the `r` pixels to the left (a `1 × r` kernel) — on inputs
+    /// shifted so that each output sees exactly the pixels before it; half the work of a full
+    /// `k × k` convolution with a mask. The taps that are not causal get no gradient. The 1×1
+    /// layers run as matrix products over a row per pixel, several times faster here than as
+    /// convolutions.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let shape = self.shape();
-        let device = x.device();
-        let r = shape.radius;
-        let w = self.masked.val() * Self::mask(shape, &device);
-        let mut h = conv2d(x, w, None, ConvOptions::new([1, 1], [r, r], [1, 1], 1));
-        h = relu(h + self.position.val());
+        let (r, k, h) = (shape.radius, shape.kernel(), shape.hidden);
+        let [b, c, _, _] = x.dims();
+        let w = self.masked.val();
+        let above = x
+            .clone()
+            .slice([0..b, 0..c, 0..SIDE - 1, 0..SIDE])
+            .pad((r, r, r, 0), PadMode::Constant(0.0));
+        let left = x.slice([0..b, 0..c, 0..SIDE, 0..SIDE - 1]).pad((r, 0, 0, 0), PadMode::Constant(0.0));
+        let valid = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let y = conv2d(above, w.clone().slice([0..h, 0..c, 0..r, 0..k]), None, valid.clone())
+            + conv2d(left, w.slice([0..h, 0..c, r..r + 1, 0..r]), None, valid);
+        let mut y = relu(y + self.position.val()).permute([0, 2, 3, 1]).reshape([b * SIDE * SIDE, h]);
         for layer in &self.hidden {
-            h = relu(layer.forward(h));
+            y = relu(dense(layer, y));
         }
-        self.out.forward(h)
+        dense(&self.out, y)
     }
 
     /// Mean code length in bits per pixel of digits `pixels` (`b` digits of 784 bytes).
     pub fn bits_per_pixel(&self, pixels: &[u8], b: usize, device: &Device) -> Tensor<1> {
         let x = Tensor::<4>::from_data(TensorData::new(inputs(pixels), [b, INPUTS, SIDE, SIDE]), device);
         let target: Vec<i64> = pixels.iter().map(|&p| i64::from(p)).collect();
-        let target = Tensor::<4, Int>::from_data(TensorData::new(target, [b, 1, SIDE, SIDE]), device);
+        let target = Tensor::<2, Int>::from_data(TensorData::new(target, [b * SIDE * SIDE, 1]), device);
         let logp = log_softmax(self.forward(x), 1).gather(1, target);
         logp.mean().neg() / std::f32::consts::LN_2
+    }
+}
+
+/// A 1×1 convolution applied to `x`, a row of channels per pixel.
+fn dense(conv: &Conv2d, x: Tensor<2>) -> Tensor<2> {
+    let [o, i, _, _] = conv.weight.val().dims();
+    let y = x.matmul(conv.weight.val().reshape([o, i]).transpose());
+    match &conv.bias {
+        Some(bias) => y + bias.val().reshape([1, o]),
+        None => y,
     }
 }
 

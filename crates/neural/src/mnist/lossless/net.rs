@@ -31,6 +31,70 @@ impl Freqs {
         // The last v with cum[v] <= target.
         self.cum[1..].partition_point(|&c| c <= target).min(LEVELS - 1)
     }
+
+    fn freq(&self, v: usize) -> u32 {
+        self.cum[v + 1] - self.cum[v]
+    }
+
+    /// The most likely value (the lowest of equals).
+    pub fn mode(&self) -> usize {
+        (0..LEVELS).fold(0, |best, v| if self.freq(v) > self.freq(best) { v } else { best })
+    }
+
+    /// The bin `lo..=hi` of `width` values that holds `v`. The bins tile 0..=255 outward from the
+    /// most likely value, which sits in the middle of its bin, so the likeliest values share
+    /// one bin; `width` 1 is the value itself.
+    pub fn bin(&self, v: usize, width: usize) -> (usize, usize) {
+        if width <= 1 {
+            return (v, v);
+        }
+        let start = self.mode() as isize - (width as isize - 1) / 2;
+        let lo = start + (v as isize - start).div_euclid(width as isize) * width as isize;
+        (lo.max(0) as usize, (lo + width as isize - 1).min(LEVELS as isize - 1) as usize)
+    }
+
+    /// The bin to code for value `v` when a squared error of `lambda` is worth one bit: the
+    /// one with the least squared error + `lambda` × code length among the bins whose decoded
+    /// value is within `max_error` of `v` (the bin holding `v` always is).
+    pub fn cheapest(&self, v: usize, width: usize, max_error: usize, lambda: f64) -> (usize, usize) {
+        let own = self.bin(v, width);
+        if lambda <= 0.0 {
+            return own;
+        }
+        let cost = |(lo, hi): (usize, usize)| {
+            let e = f64::from(self.rebuilt(lo, hi)) - v as f64;
+            let p = f64::from(self.cum[hi + 1] - self.cum[lo]) / f64::from(self.total());
+            e * e - lambda * p.log2()
+        };
+        let (mut best, mut best_cost) = (own, cost(own));
+        let mut lo = self.bin(0, width).0;
+        while lo < LEVELS {
+            let b = self.bin(lo, width);
+            if usize::from(self.rebuilt(b.0, b.1)).abs_diff(v) <= max_error {
+                let c = cost(b);
+                if c < best_cost {
+                    (best, best_cost) = (b, c);
+                }
+            }
+            lo = b.1 + 1;
+        }
+        best
+    }
+
+    /// The value bin `lo..=hi` decodes to: its mean under these frequencies, rounded, which
+    /// minimises the expected squared error and lies in the bin (integers only, so every machine
+    /// agrees).
+    pub fn rebuilt(&self, lo: usize, hi: usize) -> u8 {
+        if lo == hi {
+            return lo as u8;
+        }
+        let (mut sum, mut weight) = (0u64, 0u64);
+        for v in lo..=hi {
+            sum += v as u64 * u64::from(self.freq(v));
+            weight += u64::from(self.freq(v));
+        }
+        ((2 * sum + weight) / (2 * weight)) as u8
+    }
 }
 
 /// `MAX_FREQ · e^{-d/16}` for d = 0, 1, … until it reaches zero.
@@ -206,6 +270,12 @@ impl Net {
     }
 
     fn evaluate(&self, digit: &[u8], y: usize, x: usize, s: &mut Scratch) -> Freqs {
+        self.logits(digit, y, x, s);
+        self.frequencies(&s.logits)
+    }
+
+    /// The network's logits of pixel `(y, x)`, into `s.logits`.
+    fn logits(&self, digit: &[u8], y: usize, x: usize, s: &mut Scratch) {
         let h = self.hidden;
         let pos = y * SIDE + x;
         s.a.copy_from_slice(&self.position[pos * h..(pos + 1) * h]);
@@ -226,7 +296,6 @@ impl Net {
             std::mem::swap(&mut s.a, &mut s.b);
         }
         self.out.apply(&s.a, &mut s.logits);
-        self.frequencies(&s.logits)
     }
 
     /// Integer frequencies from logits: rounded to 1/16 nat, then `MAX_FREQ · e^{-Δ}` by table.
@@ -256,6 +325,65 @@ fn relu(x: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mnist::data::embedded_test_set;
+    use crate::rng::Rng;
+    use burn::tensor::{Tensor, TensorData};
+
+    /// The coder's plain evaluation and the training graph (two causal convolutions over
+    /// shifted inputs) compute the same logits: a tap off by one row or column would not.
+    #[test]
+    fn coder_and_training_graph_agree() {
+        let device = crate::checkpoint::train_device();
+        let shape = Shape { radius: 3, hidden: 16, layers: 1 };
+        let mut model = PixelModel::new(shape, &mut Rng::new(5), &device);
+        // A position bias that is not zero, so that its layout is checked too.
+        let bias: Vec<f32> = (0..16 * PIXELS).map(|i| ((i * 7919) % 13) as f32 * 0.01).collect();
+        model.position = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(bias, [1, 16, SIDE, SIDE]), &device));
+        let digit = embedded_test_set().unwrap().take(1).pixels;
+        let x = Tensor::<4>::from_data(TensorData::new(super::super::model::inputs(&digit), [1, INPUTS, SIDE, SIDE]), &device);
+        let graph = floats(&model.forward(x)).unwrap();
+        let net = Net::new(&model).unwrap();
+        let mut s = net.scratch();
+        for p in (0..PIXELS).step_by(7) {
+            net.logits(&digit, p / SIDE, p % SIDE, &mut s);
+            for (v, &l) in s.logits.iter().enumerate() {
+                let g = graph[p * LEVELS + v];
+                assert!((l - g).abs() < 1e-4, "pixel {p}, value {v}: coder {l}, graph {g}");
+            }
+        }
+    }
+
+    #[test]
+    fn bins_tile_the_values_around_the_mode_and_rebuild_inside() {
+        let mut q = [0i32; LEVELS];
+        q[200] = 40;
+        q[201] = 30;
+        let mut cum = [0u32; LEVELS + 1];
+        for v in 0..LEVELS {
+            cum[v + 1] = cum[v] + 1 + q[v] as u32 * 100;
+        }
+        let f = Freqs { cum };
+        assert_eq!(f.mode(), 200);
+        assert_eq!(f.bin(200, 5), (198, 202));
+        assert_eq!(f.bin(203, 5), (203, 207));
+        assert_eq!(f.bin(197, 5), (193, 197));
+        assert_eq!(f.bin(0, 5), (0, 2));
+        assert_eq!(f.bin(255, 5), (253, 255));
+        assert_eq!(f.bin(17, 1), (17, 17));
+        // Every value falls in exactly one bin, and the rebuilt value is within the bin.
+        for width in [2, 3, 8, 65] {
+            let mut v = 0;
+            while v < LEVELS {
+                let (lo, hi) = f.bin(v, width);
+                assert_eq!(lo, v, "width {width}");
+                assert!((lo..=hi).all(|u| f.bin(u, width) == (lo, hi)));
+                assert!((lo..=hi).contains(&usize::from(f.rebuilt(lo, hi))));
+                v = hi + 1;
+            }
+        }
+        // The mean leans to the likelier value.
+        assert_eq!(f.rebuilt(198, 202), 200);
+    }
 
     #[test]
     fn decay_table_halves_every_eleven_steps_and_ends() {
