@@ -55,7 +55,8 @@ impl Freqs {
 
     /// The bin to code for value `v` when a squared error of `lambda` is worth one bit: the
     /// one with the least squared error + `lambda` × code length among the bins whose decoded
-    /// value is within `max_error` of `v` (the bin holding `v` always is).
+    /// value is within `max_error` of `v`, and the bin holding `v`. Only the encoder chooses, so
+    /// the float arithmetic here never has to match another machine's.
     pub fn cheapest(&self, v: usize, width: usize, max_error: usize, lambda: f64) -> (usize, usize) {
         let own = self.bin(v, width);
         if lambda <= 0.0 {
