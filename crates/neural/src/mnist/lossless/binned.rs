@@ -10,9 +10,8 @@
 
 use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, ModelTag, Result};
 
-use super::codec::{decode_streams, encode_streams, load, Choice, Loaded, CHUNK, MODEL_NAME, VERSION};
+use super::codec::{self, load, Choice, Loaded};
 use crate::mnist::data::Digits;
-use crate::photo::weights;
 
 /// One quality: bins of `error + 1` values; with `lambda` 0 every pixel within `error`, else
 /// the bin chosen by squared error + `lambda` × bits, whatever its error.
@@ -57,27 +56,17 @@ impl MnistPixel {
     }
 }
 
-/// Codes `digits` with a loaded model as `choice` says.
+/// Codes `digits` with a loaded model as `choice` says (bins of 2 values or more).
 pub fn encode_with(m: &Loaded, digits: &Digits, choice: Choice) -> Result<Encoded> {
-    if !(2..=255).contains(&choice.width) {
-        return Err(Error::InvalidParam(format!("bins of {} values: 2 to 255 here", choice.width)));
+    if choice.width < 2 {
+        return Err(Error::InvalidParam("mnist-pixel codes bins of 2 values or more; mnist-lossless codes exactly".into()));
     }
-    let chunk = CHUNK as u16;
-    Ok(Encoded {
-        params: vec![VERSION, chunk as u8, (chunk >> 8) as u8, choice.width as u8],
-        payload: encode_streams(m, digits, choice)?,
-        model: Some(m.tag.clone()),
-    })
+    codec::encode_choice(m, digits, choice)
 }
 
 /// Decodes a payload with the loaded model, which the container must name.
 pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
-    match *params {
-        [VERSION, lo, hi, width] if width >= 2 => {
-            decode_streams(m, header, usize::from(u16::from_le_bytes([lo, hi])), usize::from(width), payload)
-        }
-        _ => Err(Error::corrupt("codec parameters")),
-    }
+    codec::decode_choice(m, header, params, payload, true)
 }
 
 impl Codec for MnistPixel {
@@ -111,15 +100,14 @@ impl Codec for MnistPixel {
     }
 
     fn unavailable(&self) -> Option<String> {
-        weights::find(MODEL_NAME).err().map(|e| e.to_string())
+        codec::unavailable()
     }
 
     fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
-        let tag = self.model(&[])?;
-        Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+        codec::fingerprint()
     }
 
     fn model(&self, _params: &[u8]) -> Option<ModelTag> {
-        Some(weights::tag(MODEL_NAME, &weights::find(MODEL_NAME).ok()?))
+        codec::model_tag()
     }
 }

@@ -18,10 +18,10 @@ use crate::rng::Rng;
 
 /// The model file's name.
 pub const MODEL_NAME: &str = "mnist-lossless";
-pub(super) const VERSION: u8 = 1;
+const VERSION: u8 = 1;
 /// Digits per chunk: small enough that a 10,000-digit set keeps every core busy, large enough
 /// that the streams' ends and lengths cost nothing that shows (about 10 bytes a chunk).
-pub(super) const CHUNK: usize = 250;
+const CHUNK: usize = 250;
 
 /// What a model file says about itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -57,12 +57,7 @@ pub struct MnistLossless;
 
 /// Codes `digits` with a loaded model, exactly.
 pub fn encode_with(m: &Loaded, digits: &Digits) -> Result<Encoded> {
-    let chunk = CHUNK as u16;
-    Ok(Encoded {
-        params: vec![VERSION, chunk as u8, (chunk >> 8) as u8],
-        payload: encode_streams(m, digits, EXACT)?,
-        model: Some(m.tag.clone()),
-    })
+    encode_choice(m, digits, EXACT)
 }
 
 /// How the encoder picks the bin it codes for each pixel.
@@ -80,8 +75,18 @@ pub struct Choice {
 /// Exact coding.
 const EXACT: Choice = Choice { width: 1, max_error: 0, lambda: 0.0 };
 
-/// The payload of `digits`: each chunk's stream, preceded by its length.
-pub(super) fn encode_streams(m: &Loaded, digits: &Digits, choice: Choice) -> Result<Vec<u8>> {
+/// Codes `digits` as `choice` says. The parameters are the version and the chunk size, then
+/// the bin width when the bins are wider than one value; the payload is each chunk's stream,
+/// preceded by its length.
+pub(super) fn encode_choice(m: &Loaded, digits: &Digits, choice: Choice) -> Result<Encoded> {
+    if !(1..=255).contains(&choice.width) {
+        return Err(Error::InvalidParam(format!("bins of {} values: 1 to 255 here", choice.width)));
+    }
+    let chunk = CHUNK as u16;
+    let mut params = vec![VERSION, chunk as u8, (chunk >> 8) as u8];
+    if choice.width > 1 {
+        params.push(choice.width as u8);
+    }
     let streams = digits
         .pixels
         .par_chunks(CHUNK * PIXELS)
@@ -91,7 +96,7 @@ pub(super) fn encode_streams(m: &Loaded, digits: &Digits, choice: Choice) -> Res
     for s in &streams {
         bits::push(&mut payload, s);
     }
-    Ok(payload)
+    Ok(Encoded { params, payload, model: Some(m.tag.clone()) })
 }
 
 fn encode_chunk(net: &Net, pixels: &[u8], choice: Choice) -> Result<Vec<u8>> {
@@ -112,15 +117,18 @@ fn encode_chunk(net: &Net, pixels: &[u8], choice: Choice) -> Result<Vec<u8>> {
 
 /// Decodes a payload with the loaded model, which the container must name.
 pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
-    let chunk = match *params {
-        [VERSION, lo, hi] => usize::from(u16::from_le_bytes([lo, hi])),
-        _ => return Err(Error::corrupt("codec parameters")),
-    };
-    decode_streams(m, header, chunk, 1, payload)
+    decode_choice(m, header, params, payload, false)
 }
 
-/// Decodes the chunks of `chunk` digits that [`encode_streams`] wrote with bins of `width`.
-pub(super) fn decode_streams(m: &Loaded, header: &Header, chunk: usize, width: usize, payload: &[u8]) -> Result<Image> {
+/// Decodes what [`encode_choice`] wrote: exact coding, or with `binned` wider bins (each codec
+/// takes only its own streams).
+pub(super) fn decode_choice(m: &Loaded, header: &Header, params: &[u8], payload: &[u8], binned: bool) -> Result<Image> {
+    let (chunk, width) = match (params, binned) {
+        (&[VERSION, lo, hi], false) => (u16::from_le_bytes([lo, hi]), 1),
+        (&[VERSION, lo, hi, width], true) if width >= 2 => (u16::from_le_bytes([lo, hi]), width),
+        _ => return Err(Error::corrupt("codec parameters")),
+    };
+    let (chunk, width) = (usize::from(chunk), usize::from(width));
     if chunk == 0 {
         return Err(Error::corrupt("chunk size"));
     }
@@ -187,15 +195,29 @@ impl Codec for MnistLossless {
     }
 
     fn unavailable(&self) -> Option<String> {
-        weights::find(MODEL_NAME).err().map(|e| e.to_string())
+        unavailable()
     }
 
     fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
-        let tag = weights::tag("", &weights::find(MODEL_NAME).ok()?);
-        Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+        fingerprint()
     }
 
     fn model(&self, _params: &[u8]) -> Option<ModelTag> {
-        Some(weights::tag(MODEL_NAME, &weights::find(MODEL_NAME).ok()?))
+        model_tag()
     }
+}
+
+/// Why the pixel model cannot be used here, if it cannot.
+pub(super) fn unavailable() -> Option<String> {
+    weights::find(MODEL_NAME).err().map(|e| e.to_string())
+}
+
+/// The model file's tag, which containers made with it carry.
+pub(super) fn model_tag() -> Option<ModelTag> {
+    Some(weights::tag(MODEL_NAME, &weights::find(MODEL_NAME).ok()?))
+}
+
+/// The start of the model file's hash, in hex, for the lab's cache.
+pub(super) fn fingerprint() -> Option<String> {
+    Some(model_tag()?.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -48,9 +48,12 @@ impl Freqs {
         if width <= 1 {
             return (v, v);
         }
-        let start = self.mode() as isize - (width as isize - 1) / 2;
-        let lo = start + (v as isize - start).div_euclid(width as isize) * width as isize;
-        (lo.max(0) as usize, (lo + width as isize - 1).min(LEVELS as isize - 1) as usize)
+        bin_from(self.bins_start(width), v, width)
+    }
+
+    /// Where the bin of `width` values centred on the most likely value starts (may be < 0).
+    fn bins_start(&self, width: usize) -> isize {
+        self.mode() as isize - (width as isize - 1) / 2
     }
 
     /// The bin to code for value `v` when a squared error of `lambda` is worth one bit: the
@@ -68,9 +71,10 @@ impl Freqs {
             e * e - lambda * p.log2()
         };
         let (mut best, mut best_cost) = (own, cost(own));
-        let mut lo = self.bin(0, width).0;
+        let start = self.bins_start(width);
+        let mut lo = 0;
         while lo < LEVELS {
-            let b = self.bin(lo, width);
+            let b = bin_from(start, lo, width);
             if usize::from(self.rebuilt(b.0, b.1)).abs_diff(v) <= max_error {
                 let c = cost(b);
                 if c < best_cost {
@@ -96,6 +100,13 @@ impl Freqs {
         }
         ((2 * sum + weight) / (2 * weight)) as u8
     }
+}
+
+/// The bin `lo..=hi` of `width` values holding `v` when the bins are tiled from `start`, clipped
+/// to 0..=255.
+fn bin_from(start: isize, v: usize, width: usize) -> (usize, usize) {
+    let lo = start + (v as isize - start).div_euclid(width as isize) * width as isize;
+    (lo.max(0) as usize, (lo + width as isize - 1).min(LEVELS as isize - 1) as usize)
 }
 
 /// `MAX_FREQ · e^{-d/16}` for d = 0, 1, … until it reaches zero.
