@@ -29,6 +29,12 @@ enum Command {
     Train(cli::train::Command),
 }
 
+/// mimalloc keeps freed memory for reuse: training frees and allocates tensors of a few MB
+/// thousands of times a second, and glibc's allocator hands each back to the kernel, so that
+/// page faults cost more than the arithmetic and serialise the threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -18,7 +18,7 @@ use crate::rng::Rng;
 
 /// The model file's name.
 pub const MODEL_NAME: &str = "mnist-lossless";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Digits per chunk: small enough that a 10,000-digit set keeps every core busy, large enough
 /// that the streams' ends and lengths cost nothing that shows (about 10 bytes a chunk).
 const CHUNK: usize = 250;

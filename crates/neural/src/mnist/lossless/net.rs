@@ -3,15 +3,17 @@
 //! the same logits bit for bit, then integer frequencies from the logits by table lookup.
 
 use tessera_core::{Error, Result};
+use tessera_entropy::model::MAX_TOTAL;
 
 use super::model::{PixelModel, Shape, INPUTS, LEVELS};
 use crate::mnist::data::{PIXELS, SIDE};
 
 /// Logits are rounded to steps of 1/`LOGIT_STEPS` nat before they become frequencies.
 const LOGIT_STEPS: f32 = 16.0;
-/// Frequency of the most likely value; the others get `MAX_FREQ · e^{-Δ}` for a logit `Δ`
-/// nats lower, at least 1. The total stays within the range coder's 2^24.
-const MAX_FREQ: u64 = 1 << 16;
+/// Frequency of the most likely value before scaling; the others get `MAX_FREQ · e^{-Δ}` for a
+/// logit `Δ` nats lower. High, so that the floor of 1 every value keeps costs a near-certain
+/// pixel (most of a digit's background) about 2^-15 bits, not the 2^-7 of a 2^16 top.
+const MAX_FREQ: u64 = 1 << 23;
 /// `e^{-1/16}` in 0.32 fixed point, so the frequency table is built with integers only.
 const DECAY_Q32: u128 = 4_034_748_382;
 
@@ -310,7 +312,9 @@ impl Net {
         self.out.apply(&s.a, &mut s.logits);
     }
 
-    /// Integer frequencies from logits: rounded to 1/16 nat, then `MAX_FREQ · e^{-Δ}` by table.
+    /// Integer frequencies from logits: rounded to 1/16 nat, then `MAX_FREQ · e^{-Δ}` by table,
+    /// halved as often as it takes for the total (each value at least 1) to fit the range
+    /// coder's 2^24.
     fn frequencies(&self, logits: &[f32]) -> Freqs {
         let mut q = [0i32; LEVELS];
         for (q, &l) in q.iter_mut().zip(logits) {
@@ -318,11 +322,19 @@ impl Net {
             *q = (l * LOGIT_STEPS).round().clamp(-1e7, 1e7) as i32;
         }
         let top = q.iter().copied().max().unwrap_or(0);
+        let mut raw = [0u32; LEVELS];
+        for (f, &q) in raw.iter_mut().zip(&q) {
+            *f = self.decay.get((top - q) as usize).copied().unwrap_or(0);
+        }
+        // Σ max(1, f >> s) ≤ (Σ f) >> s + 256.
+        let sum: u64 = raw.iter().map(|&f| u64::from(f)).sum();
+        let mut shift = 0;
+        while (sum >> shift) + LEVELS as u64 > u64::from(MAX_TOTAL) {
+            shift += 1;
+        }
         let mut cum = [0u32; LEVELS + 1];
         for v in 0..LEVELS {
-            let d = (top - q[v]) as usize;
-            let f = self.decay.get(d).copied().unwrap_or(0).max(1);
-            cum[v + 1] = cum[v] + f;
+            cum[v + 1] = cum[v] + (raw[v] >> shift).max(1);
         }
         Freqs { cum }
     }
@@ -400,12 +412,33 @@ mod tests {
     #[test]
     fn decay_table_halves_every_eleven_steps_and_ends() {
         let t = decay_table();
-        assert_eq!(t[0], 1 << 16);
+        assert_eq!(t[0], 1 << 23);
         // e^{-11/16} ≈ 0.5028.
-        assert!((f64::from(t[11]) / 65536.0 - 0.5028).abs() < 1e-3, "{}", t[11]);
+        assert!((f64::from(t[11]) / f64::from(t[0]) - 0.5028).abs() < 1e-3, "{}", t[11]);
         assert!(t.windows(2).all(|w| w[1] <= w[0]));
-        assert!(t.len() > 170 && t.len() < 185, "{}", t.len());
-        // Every frequency fits: 256 × 2^16 ≤ 2^24.
-        assert!(LEVELS as u64 * MAX_FREQ <= 1 << 24);
+        // 16 · ln 2^23 ≈ 254 steps to reach zero.
+        assert!(t.len() > 250 && t.len() < 260, "{}", t.len());
+    }
+
+    #[test]
+    fn frequencies_fit_the_coder_and_leave_a_sure_value_almost_all_the_range() {
+        let device = Default::default();
+        let model = PixelModel::new(Shape { radius: 1, hidden: 8, layers: 0 }, &mut Rng::new(3), &device);
+        let net = Net::new(&model).unwrap();
+        let mut logits = vec![0.0f32; LEVELS];
+        // All equal: the largest total, halved to fit.
+        let f = net.frequencies(&logits);
+        assert!(f.total() <= MAX_TOTAL && f.total() >= MAX_TOTAL / 2, "{}", f.total());
+        // One value sure: every other value keeps 1, costing the sure one about 2^-15 bits.
+        logits[0] = 100.0;
+        let f = net.frequencies(&logits);
+        assert_eq!(f.cum[1], 1 << 23);
+        assert_eq!(f.total(), (1 << 23) + 255);
+        // Wild and non-finite logits still give a valid table.
+        logits[7] = f32::NAN;
+        logits[9] = f32::INFINITY;
+        logits[11] = -1e30;
+        let f = net.frequencies(&logits);
+        assert!(f.total() <= MAX_TOTAL && (0..LEVELS).all(|v| f.freq(v) >= 1));
     }
 }

@@ -37,6 +37,9 @@ pub struct RunState {
     pub step: u64,
     pub rng: u64,
     pub seconds: f64,
+    /// The step from which the learning rate was a tenth (the last session's plan).
+    #[serde(default)]
+    pub decay_from: Option<u64>,
 }
 
 /// Where the data is and how long to go.
@@ -89,6 +92,24 @@ pub fn coded_bpp(model: &PixelModel, digits: &Digits) -> Result<f64> {
     Ok(e.payload.len() as f64 * 8.0 / (digits.len() * PIXELS) as f64)
 }
 
+/// The loss (bits per pixel) of digits `pixels` and its gradients, half the batch on each
+/// of two threads.
+fn gradients(model: &PixelModel, pixels: &[u8], batch: usize, device: &Device) -> (f32, GradientsParams) {
+    let first = batch / 2;
+    if first == 0 {
+        let loss = model.bits_per_pixel(pixels, batch, device);
+        return (scalar(&loss), GradientsParams::from_grads(loss.backward(), model));
+    }
+    let (grads, values) = checkpoint::gradients_in_halves(model, device, |m, i| {
+        let (part, digits) = if i == 0 { (&pixels[..first * PIXELS], first) } else { (&pixels[first * PIXELS..], batch - first) };
+        // Each half weighted by its share, so the sum is the whole batch's mean.
+        let loss = m.bits_per_pixel(part, digits, device) * (digits as f32 / batch as f32);
+        let value = scalar(&loss);
+        (loss, value)
+    });
+    (values[0] + values[1], grads)
+}
+
 /// Runs (or resumes) training until `plan.steps`.
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     cfg.shape.check()?;
@@ -111,10 +132,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         None => {
             let mut rng = Rng::new(cfg.seed);
             let model = PixelModel::new(cfg.shape, &mut rng, &device);
-            let state = RunState { config: cfg.clone(), step: 0, rng: rng.state, seconds: 0.0 };
+            let state = RunState { config: cfg.clone(), step: 0, rng: rng.state, seconds: 0.0, decay_from: None };
             (model, checkpoint::optimiser(), state)
         }
     };
+    state.decay_from = plan.decay_from;
     std::fs::create_dir_all(&plan.dir)?;
     let (train, held) = split(&plan.data)?;
     let mut log = append_csv(&plan.dir.join("train.csv"), "step,bpp,seconds")?;
@@ -133,12 +155,10 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         let lr = if plan.decay_from.is_some_and(|d| state.step >= d) { cfg.lr * 0.1 } else { cfg.lr };
         let idx = train.random_indices(cfg.batch, &mut rng);
         let pixels: Vec<u8> = idx.iter().flat_map(|&i| train.digit(i).iter().copied()).collect();
-        let loss = model.bits_per_pixel(&pixels, cfg.batch, &device);
-        let value = scalar(&loss);
+        let (value, grads) = gradients(&model, &pixels, cfg.batch, &device);
         if !value.is_finite() {
             return Err(Error::InvalidParam(format!("training diverged at step {}", state.step)));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
         state.step += 1;
         state.seconds += t.elapsed().as_secs_f64();
@@ -213,8 +233,8 @@ pub fn export(dir: &Path, out: &Path, force: bool, data: &Path, test: &Digits) -
          agree bit for bit on every machine. Weights in f16 ({len} bytes).\n\n\
          ## Training\n\nMNIST training split ({n} digits; the last {HELD_OUT} held out for validation), \
          `{data}/train-images-idx3-ubyte.gz` (SHA-256 `{digest}`). Loss: the code length in bits per pixel. Adam, learning rate {lr}, \
-         batch {b} digits, seed {seed}; {step} steps in {min:.1} minutes on this 2-core machine.\n\n```\n\
-         tessera train mnist-lossless --hidden {h} --radius {r} --layers {l} --batch {b} --lr {lr} --seed {seed} --steps {step} --dir {dir}\n\
+         {decay_text}batch {b} digits, seed {seed}; {step} steps in {min:.1} minutes on this 2-core machine.\n\n```\n\
+         tessera train mnist-lossless --hidden {h} --radius {r} --layers {l} --batch {b} --lr {lr}{decay_arg} --seed {seed} --steps {step} --dir {dir}\n\
          tessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
          ## Results\n\nMNIST test set ({count} digits in one container, every header byte counted): **{bpp:.4} bits per \
          pixel** ({total} bytes; compression ratio {ratio:.2}), bit-exact round trip; encode {encode_s:.1} s, decode \
@@ -229,6 +249,8 @@ pub fn export(dir: &Path, out: &Path, force: bool, data: &Path, test: &Digits) -
         n = 60_000 - HELD_OUT,
         data = data.display(),
         lr = c.lr,
+        decay_text = state.decay_from.map(|d| format!("a tenth of it from step {d}, ")).unwrap_or_default(),
+        decay_arg = state.decay_from.map(|d| format!(" --decay-from {d}")).unwrap_or_default(),
         b = c.batch,
         seed = c.seed,
         step = state.step,
