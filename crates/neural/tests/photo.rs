@@ -117,6 +117,11 @@ fn training_resumes_exactly() {
     assert_eq!(meta(&a), meta(&b));
     let log = std::fs::read_to_string(split.join("valid.csv")).unwrap();
     assert!(log.lines().count() >= 3, "validation curve: {log}");
+    // Validating every 0 steps means never.
+    let never = tmp.path().join("never");
+    one_thread.install(|| train::run(config("hyperprior"), &Plan { validate_every: 0, ..plan(never.clone(), &photos, 1) })).unwrap();
+    let log = std::fs::read_to_string(never.join("valid.csv")).unwrap_or_default();
+    assert!(log.lines().count() <= 1, "validation curve: {log}");
     // Another run's settings are refused rather than mixed into the checkpoint.
     let mut other = config("hyperprior");
     other.lambda = 0.02;

@@ -61,7 +61,7 @@ pub struct Plan {
     pub max_seconds: Option<f64>,
     /// Seconds between checkpoints.
     pub checkpoint_every: f64,
-    /// Steps between validations.
+    /// Steps between validations (0: never).
     pub validate_every: u64,
     /// Start from this run's weights (a fine-tune for another λ) when `dir` holds no state.
     pub init_from: Option<PathBuf>,
@@ -262,7 +262,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             ));
             window = (0.0, 0.0, 0.0, 0.0, 0);
         }
-        if !valid.is_empty() && state.step % plan.validate_every == 0 {
+        if !valid.is_empty() && plan.validate_every > 0 && state.step % plan.validate_every == 0 {
             let (bpp, p) = validate(&model, &valid, &device);
             writeln!(
                 valid_log,

@@ -93,7 +93,7 @@ pub struct PhotoArgs {
     /// Seconds between checkpoints.
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
-    /// Steps between validations.
+    /// Steps between validations (0: never).
     #[arg(long, default_value_t = 1000)]
     validate_every: u64,
     /// Start a new run from another run folder's weights (fine-tuning for another λ).
@@ -169,7 +169,7 @@ pub struct MnistLosslessArgs {
     /// Folder holding MNIST's training split (train-images-idx3-ubyte[.gz]).
     #[arg(long, default_value = "../shared/data/mnist")]
     data: PathBuf,
-    /// Steps between validations (the held-out digits coded for real).
+    /// Steps between validations (the held-out digits coded for real; 0: never).
     #[arg(long, default_value_t = 1000)]
     validate_every: u64,
 }
