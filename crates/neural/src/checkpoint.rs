@@ -2,6 +2,7 @@
 //! checkpoints (`resume-model.bpk`, `resume-optim.bpk`, `resume.json`) and CSV curves.
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::Path;
 
 use burn::grad_clipping::GradientClippingConfig;
@@ -30,33 +31,37 @@ pub fn optimiser() -> ModuleOptimizer {
         .init()
 }
 
-/// The gradients of a batch's loss computed in two halves on two threads. `half(model, i)`
-/// builds the loss of half `i` (0 or 1), weighted so that the two add up to the whole batch's
-/// loss, and returns it with whatever it measured on the way. One graph of these small layers
-/// keeps little more than one core busy, so two nearly double the examples trained a second.
-pub fn gradients_in_halves<M, T, F>(model: &M, device: &Device, half: F) -> (GradientsParams, [T; 2])
+/// The mean loss of a batch of `batch` items and its gradients, computed in two halves on two
+/// threads; `mean_loss(model, items)` is the mean loss of the items in that range. One graph of
+/// these small layers keeps little more than one core busy, so two nearly double the items
+/// trained a second. A batch of one runs on this thread alone.
+pub fn gradients_in_halves<M, F>(model: &M, device: &Device, batch: usize, mean_loss: F) -> (f32, GradientsParams)
 where
     M: Module + Sync,
-    T: Send,
-    F: Fn(&M, usize) -> (Tensor<1>, T) + Sync,
+    F: Fn(&M, Range<usize>) -> Tensor<1> + Sync,
 {
+    // Each half weighted by its share, so that the two add up to the whole batch's mean.
+    let run = |m: &M, items: Range<usize>| {
+        let loss = mean_loss(m, items.clone()) * (items.len() as f32 / batch as f32);
+        (scalar(&loss), GradientsParams::from_grads(loss.backward(), m))
+    };
+    let first = batch / 2;
+    if first == 0 {
+        return run(model, 0..batch);
+    }
     // A fork holds the same weights as new graph leaves: burn's autodiff merges graphs that
     // share a leaf and runs a backward pass under its graph's lock, so halves on one model
     // would wait for each other.
     let fork = model.clone().fork(device);
-    let run = |m: &M, i: usize| {
-        let (loss, seen) = half(m, i);
-        (GradientsParams::from_grads(loss.backward(), m), seen)
-    };
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| run(&fork, 0));
-        let b = run(model, 1);
+        let a = s.spawn(|| run(&fork, 0..first));
+        let b = run(model, first..batch);
         (a.join().expect("the gradient thread panicked"), b)
     });
     let mut sum = GradientsAccumulator::new();
-    sum.accumulate(model, a.0);
-    sum.accumulate(model, b.0);
-    (sum.grads(), [a.1, b.1])
+    sum.accumulate(model, a.1);
+    sum.accumulate(model, b.1);
+    (a.0 + b.0, sum.grads())
 }
 
 /// Loads the checkpoint in `dir`, if there is one: the state, then the model `make` builds

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use tessera_core::{Error, Result};
@@ -14,7 +14,7 @@ use tessera_core::{Error, Result};
 use super::codec::{encode_with, Loaded, Meta};
 use super::model::{PixelModel, Shape};
 use super::net::Net;
-use crate::checkpoint::{self, append_csv, scalar};
+use crate::checkpoint::{self, append_csv};
 use crate::mnist::data::{self, Digits, PIXELS};
 use crate::rng::Rng;
 
@@ -92,24 +92,6 @@ pub fn coded_bpp(model: &PixelModel, digits: &Digits) -> Result<f64> {
     Ok(e.payload.len() as f64 * 8.0 / (digits.len() * PIXELS) as f64)
 }
 
-/// The loss (bits per pixel) of digits `pixels` and its gradients, half the batch on each
-/// of two threads.
-fn gradients(model: &PixelModel, pixels: &[u8], batch: usize, device: &Device) -> (f32, GradientsParams) {
-    let first = batch / 2;
-    if first == 0 {
-        let loss = model.bits_per_pixel(pixels, batch, device);
-        return (scalar(&loss), GradientsParams::from_grads(loss.backward(), model));
-    }
-    let (grads, values) = checkpoint::gradients_in_halves(model, device, |m, i| {
-        let (part, digits) = if i == 0 { (&pixels[..first * PIXELS], first) } else { (&pixels[first * PIXELS..], batch - first) };
-        // Each half weighted by its share, so the sum is the whole batch's mean.
-        let loss = m.bits_per_pixel(part, digits, device) * (digits as f32 / batch as f32);
-        let value = scalar(&loss);
-        (loss, value)
-    });
-    (values[0] + values[1], grads)
-}
-
 /// Runs (or resumes) training until `plan.steps`.
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     cfg.shape.check()?;
@@ -155,7 +137,9 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         let lr = if plan.decay_from.is_some_and(|d| state.step >= d) { cfg.lr * 0.1 } else { cfg.lr };
         let idx = train.random_indices(cfg.batch, &mut rng);
         let pixels: Vec<u8> = idx.iter().flat_map(|&i| train.digit(i).iter().copied()).collect();
-        let (value, grads) = gradients(&model, &pixels, cfg.batch, &device);
+        let (value, grads) = checkpoint::gradients_in_halves(&model, &device, cfg.batch, |m, digits| {
+            m.bits_per_pixel(&pixels[digits.start * PIXELS..digits.end * PIXELS], digits.len(), &device)
+        });
         if !value.is_finite() {
             return Err(Error::InvalidParam(format!("training diverged at step {}", state.step)));
         }
