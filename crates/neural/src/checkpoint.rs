@@ -31,37 +31,38 @@ pub fn optimiser() -> ModuleOptimizer {
         .init()
 }
 
-/// The mean loss of a batch of `batch` items and its gradients, computed in two halves on two
-/// threads; `mean_loss(model, items)` is the mean loss of the items in that range. One graph of
-/// these small layers keeps little more than one core busy, so two nearly double the items
-/// trained a second. A batch of one runs on this thread alone.
-pub fn gradients_in_halves<M, F>(model: &M, device: &Device, batch: usize, mean_loss: F) -> (f32, GradientsParams)
+/// A batch's loss and gradients, computed in two parts on two threads. `part(model, items)`
+/// gives that range of the batch's share of the loss (the parts add up to the batch's loss)
+/// and whatever numbers the caller wants back from it; they come back in batch order. One graph
+/// of these small layers keeps little more than one core busy, so two nearly double the items
+/// trained a second. A batch of one runs as one part.
+///
+/// The parts run under `rayon::join`, so inside a one-thread pool (as the tests that compare
+/// runs bit for bit use) they run one after the other, in the same order every time.
+pub fn gradients_in_halves<M, T, F>(model: &M, device: &Device, batch: usize, part: F) -> (Vec<T>, GradientsParams)
 where
     M: Module + Sync,
-    F: Fn(&M, Range<usize>) -> Tensor<1> + Sync,
+    T: Send,
+    F: Fn(&M, Range<usize>) -> (Tensor<1>, T) + Sync,
 {
-    // Each half weighted by its share, so that the two add up to the whole batch's mean.
     let run = |m: &M, items: Range<usize>| {
-        let loss = mean_loss(m, items.clone()) * (items.len() as f32 / batch as f32);
-        (scalar(&loss), GradientsParams::from_grads(loss.backward(), m))
+        let (loss, numbers) = part(m, items);
+        (numbers, GradientsParams::from_grads(loss.backward(), m))
     };
     let first = batch / 2;
     if first == 0 {
-        return run(model, 0..batch);
+        let (numbers, grads) = run(model, 0..batch);
+        return (vec![numbers], grads);
     }
     // A fork holds the same weights as new graph leaves: burn's autodiff merges graphs that
     // share a leaf and runs a backward pass under its graph's lock, so halves on one model
     // would wait for each other.
     let fork = model.clone().fork(device);
-    let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| run(&fork, 0..first));
-        let b = run(model, first..batch);
-        (a.join().expect("the gradient thread panicked"), b)
-    });
+    let (a, b) = rayon::join(|| run(&fork, 0..first), || run(model, first..batch));
     let mut sum = GradientsAccumulator::new();
     sum.accumulate(model, a.1);
     sum.accumulate(model, b.1);
-    (a.0 + b.0, sum.grads())
+    (vec![a.0, b.0], sum.grads())
 }
 
 /// Loads the checkpoint in `dir`, if there is one: the state, then the model `make` builds

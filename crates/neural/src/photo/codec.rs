@@ -175,8 +175,8 @@ impl Codec for PhotoCodec {
             })
     }
 
-    fn fingerprint(&self, quality: Option<f32>) -> Option<String> {
-        let q = quality.map_or(DEFAULT_QUALITY, |q| {
+    fn fingerprint(&self, params: &EncodeParams) -> Option<String> {
+        let q = params.quality.map_or(DEFAULT_QUALITY, |q| {
             q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8
         });
         let tag = self.model(&[VERSION, q])?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tessera_core::{Error, Result};
@@ -46,6 +46,9 @@ pub struct RunState {
     /// The run this one was fine-tuned from, if any.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
+    /// The step from which the last invocation trained at a tenth of the learning rate.
+    #[serde(default)]
+    pub decay_from: Option<u64>,
 }
 
 /// Where the data is and how long to go.
@@ -103,7 +106,7 @@ pub struct StepStats {
     pub aux: f32,
 }
 
-/// One optimisation step on a batch.
+/// One optimisation step on a batch, its two halves on two threads.
 pub fn step(
     model: PhotoModel,
     optim: &mut ModuleOptimizer,
@@ -114,22 +117,42 @@ pub fn step(
     device: &Device,
 ) -> (PhotoModel, StepStats) {
     let (b, p) = (cfg.batch, cfg.patch);
-    let x = Tensor::<4>::from_data(
-        TensorData::new(data::random_batch(photos, b, p, rng), [b, 3, p, p]),
-        device,
+    let crops = data::random_batch(photos, b, p, rng);
+    // Each half draws its quantisation noise from its own generator.
+    let seeds = [rng.next_u64(), rng.next_u64()];
+    let (parts, grads) = checkpoint::gradients_in_halves(&model, device, b, |m, items| {
+        let share = items.len() as f32 / b as f32;
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                crops[items.start * 3 * p * p..items.end * 3 * p * p].to_vec(),
+                [items.len(), 3, p, p],
+            ),
+            device,
+        );
+        let mut noise = Rng::new(seeds[usize::from(items.start > 0)]);
+        let out = m.forward(x.clone(), Quantise::Noise(&mut noise));
+        let mse = (out.x_hat - x).square().mean() * share;
+        let bpp = out.bits / (b * p * p) as f32;
+        let mut loss = mse.clone() * (cfg.lambda * 255.0 * 255.0) as f32 + bpp.clone();
+        // The auxiliary loss fits the density's quantiles, whatever the items: counted once.
+        let mut aux = 0.0;
+        if items.start == 0 {
+            let a = m.aux_loss();
+            aux = scalar(&a);
+            loss = loss + a;
+        }
+        let stats = StepStats {
+            loss: scalar(&loss),
+            bpp: scalar(&bpp),
+            mse: scalar(&mse),
+            aux,
+        };
+        (loss, stats)
+    });
+    let stats = parts.iter().fold(
+        StepStats { loss: 0.0, bpp: 0.0, mse: 0.0, aux: 0.0 },
+        |s, t| StepStats { loss: s.loss + t.loss, bpp: s.bpp + t.bpp, mse: s.mse + t.mse, aux: s.aux + t.aux },
     );
-    let out = model.forward(x.clone(), Quantise::Noise(rng));
-    let mse = (out.x_hat - x).square().mean();
-    let bpp = out.bits / (b * p * p) as f32;
-    let aux = model.aux_loss();
-    let loss = mse.clone() * (cfg.lambda * 255.0 * 255.0) as f32 + bpp.clone() + aux.clone();
-    let stats = StepStats {
-        loss: scalar(&loss),
-        bpp: scalar(&bpp),
-        mse: scalar(&mse),
-        aux: scalar(&aux),
-    };
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(lr, model, grads), stats)
 }
 
@@ -187,10 +210,12 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 rng: init_rng.state,
                 seconds: 0.0,
                 init_from: plan.init_from.clone(),
+                decay_from: None,
             };
             (model, checkpoint::optimiser(), state)
         }
     };
+    state.decay_from = plan.decay_from;
     std::fs::create_dir_all(&plan.dir)?;
     let photos = data::load_folders(&plan.train, cfg.patch)?;
     let valid = match &plan.valid {

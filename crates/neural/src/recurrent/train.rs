@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tessera_core::{Error, Result};
@@ -149,16 +149,28 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             .into_iter()
             .map(|x| x - 0.5)
             .collect();
-        let x = Tensor::<4>::from_data(TensorData::new(v, [b, 3, p, p]), &device);
-        let (l, per_iter) = loss(&model, x, cfg.iterations, &mut rng);
-        let value = scalar(&l);
+        // Each half of the batch binarises with its own generator.
+        let seeds = [rng.next_u64(), rng.next_u64()];
+        let (parts, grads) = checkpoint::gradients_in_halves(&model, &device, b, |m, items| {
+            let share = items.len() as f32 / b as f32;
+            let x = Tensor::<4>::from_data(
+                TensorData::new(v[items.start * 3 * p * p..items.end * 3 * p * p].to_vec(), [items.len(), 3, p, p]),
+                &device,
+            );
+            let mut noise = Rng::new(seeds[usize::from(items.start > 0)]);
+            let (l, per_iter) = loss(m, x, cfg.iterations, &mut noise);
+            let per_iter: Vec<f32> = per_iter.iter().map(|e| e * share).collect();
+            (l * share, per_iter)
+        });
+        let per_iter: Vec<f32> =
+            (0..cfg.iterations).map(|i| parts.iter().map(|part| part[i]).sum()).collect();
+        let value: f32 = per_iter.iter().sum();
         if !value.is_finite() {
             return Err(Error::InvalidParam(format!(
                 "training diverged at step {}",
                 state.step
             )));
         }
-        let grads = GradientsParams::from_grads(l.backward(), &model);
         model = optim.step(cfg.lr, model, grads);
         state.step += 1;
         state.seconds += t.elapsed().as_secs_f64();

@@ -14,7 +14,7 @@ use tessera_core::{Error, Result};
 use super::codec::{encode_with, Loaded, Meta};
 use super::model::{PixelModel, Shape};
 use super::net::Net;
-use crate::checkpoint::{self, append_csv};
+use crate::checkpoint::{self, append_csv, scalar};
 use crate::mnist::data::{self, Digits, PIXELS};
 use crate::rng::Rng;
 
@@ -137,9 +137,14 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         let lr = if plan.decay_from.is_some_and(|d| state.step >= d) { cfg.lr * 0.1 } else { cfg.lr };
         let idx = train.random_indices(cfg.batch, &mut rng);
         let pixels: Vec<u8> = idx.iter().flat_map(|&i| train.digit(i).iter().copied()).collect();
-        let (value, grads) = checkpoint::gradients_in_halves(&model, &device, cfg.batch, |m, digits| {
-            m.bits_per_pixel(&pixels[digits.start * PIXELS..digits.end * PIXELS], digits.len(), &device)
+        let (parts, grads) = checkpoint::gradients_in_halves(&model, &device, cfg.batch, |m, digits| {
+            let share = digits.len() as f32 / cfg.batch as f32;
+            let bpp = m.bits_per_pixel(&pixels[digits.start * PIXELS..digits.end * PIXELS], digits.len(), &device);
+            let part = bpp * share;
+            let value = scalar(&part);
+            (part, value)
         });
+        let value: f32 = parts.iter().sum();
         if !value.is_finite() {
             return Err(Error::InvalidParam(format!("training diverged at step {}", state.step)));
         }
