@@ -116,9 +116,9 @@ pub trait Codec: Send + Sync {
     fn unavailable(&self) -> Option<String> {
         None
     }
-    /// What the codec runs at `quality` beyond its name and the quality (a learned codec's
+    /// What the codec runs with `params` beyond its name and the quality (a learned codec's
     /// weights hash, say), so that cached measurements made with other weights are not reused.
-    fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
+    fn fingerprint(&self, _params: &EncodeParams) -> Option<String> {
         None
     }
     /// The weights of a learned codec, checked against the container before decoding.

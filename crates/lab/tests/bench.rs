@@ -17,7 +17,7 @@ fn a_second_run_computes_nothing_and_a_deleted_result_is_recomputed() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path().join("run"));
     let (raw, coarse) = (Raw, Coarse);
-    let contenders = || vec![Contender::Ours(&raw), Contender::Ours(&coarse)];
+    let contenders = || vec![Contender::ours(&raw), Contender::ours(&coarse)];
     let ladder = LadderSpec::parse("coarse-test=30,90").unwrap();
     let plan = |c| Plan::new("t".into(), items(), c, BTreeMap::new(), Some(&ladder), None, run.clone(), 2).unwrap();
 
@@ -57,7 +57,7 @@ fn failures_are_recorded_and_the_run_goes_on() {
         // "Lossless" but the decoder hands back a different image: a decode failure.
         Contender::Reference(recipe("liar", &["cp", "{in}", "{out}"], Some(&["sh", "-c", "printf 'P6\\n40 32\\n255\\n' > {dec}; head -c 3840 /dev/zero >> {dec}"]))),
         Contender::Reference(recipe("copy", &["cp", "{in}", "{out}"], Some(&["cp", "{out}", "{dec}"]))),
-        Contender::Ours(&coarse),
+        Contender::ours(&coarse),
     ];
     let ladder = LadderSpec::parse("13,60").unwrap();
     let plan = Plan::new("t".into(), items(), contenders, BTreeMap::new(), Some(&ladder), None, run.clone(), 2).unwrap();
@@ -111,12 +111,32 @@ fn bad_names_and_ladders_are_refused_before_work() {
 }
 
 #[test]
+fn a_codec_runs_with_its_options_under_its_own_name() {
+    let ours: Vec<Box<dyn Codec>> = vec![Box::new(Raw), Box::new(Coarse)];
+    let (c, _) = bench::select("coarse-test,ours:coarse-test+shift=6", &ours).unwrap();
+    let names: Vec<&str> = c.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["coarse-test", "coarse-test+shift=6"]);
+    assert!(bench::select("coarse-test+shift", &ours).is_err(), "an option without a value");
+    assert!(bench::select("cjpeg+q=5", &ours).is_err(), "options are for Tessera's codecs");
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    // The plain codec's ladder applies to it with options too.
+    let ladder = LadderSpec::parse("coarse-test=90").unwrap();
+    let plan = Plan::new("t".into(), items(), c, BTreeMap::new(), Some(&ladder), None, run.clone(), 1).unwrap();
+    let done = bench::run(&plan).unwrap();
+    assert_eq!((done.computed, done.failed), (4, 0));
+    let psnr = |name: &str| read_compressai(&run.results(name)).unwrap().results.psnr_rgb[0].unwrap();
+    // q90 keeps 6 bits; shift=6 keeps 2.
+    assert!(psnr("coarse-test+shift=6") + 20.0 < psnr("coarse-test"));
+}
+
+#[test]
 fn a_run_directory_keeps_to_its_dataset_and_grows_over_invocations() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path());
     let (raw, coarse) = (Raw, Coarse);
     let plan = |name: &str, c: &'static str| {
-        let contender = if c == "raw" { Contender::Ours(&raw) } else { Contender::Ours(&coarse) };
+        let contender = if c == "raw" { Contender::ours(&raw) } else { Contender::ours(&coarse) };
         Plan::new(name.into(), items(), vec![contender], BTreeMap::new(), None, None, run.clone(), 1).unwrap()
     };
     bench::run(&plan("a", "raw")).unwrap();

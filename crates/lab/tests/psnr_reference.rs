@@ -25,7 +25,7 @@ fn lab_psnr_matches_numpy_within_a_hundredth_of_a_db() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path());
     let coarse = Coarse;
-    let mut contenders = vec![Contender::Ours(&coarse)];
+    let mut contenders = vec![Contender::ours(&coarse)];
     // A real reference codec too, when installed.
     if let Ok(r) = tessera_lab::reference::catalog::find("cjpeg").unwrap().detect() {
         contenders.push(Contender::Reference(r));

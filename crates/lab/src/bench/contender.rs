@@ -2,6 +2,7 @@
 //! `.tsr` file) or an external reference (through its files). Both give a [`Trial`]: file
 //! bytes, the decoded image and wall times.
 
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -16,9 +17,30 @@ use crate::reference::{Reference, Trial, TrialError};
 #[allow(clippy::large_enum_variant)]
 pub enum Contender<'a> {
     /// One of Tessera's codecs.
-    Ours(&'a dyn Codec),
+    Ours(Ours<'a>),
     /// An external program.
     Reference(Reference),
+}
+
+/// One of Tessera's codecs with the codec options it runs with (`rnn+variant=lstm-oneshot`
+/// is `rnn` with `--set variant=lstm-oneshot`).
+pub struct Ours<'a> {
+    pub codec: &'a dyn Codec,
+    /// The codec's name, then `+KEY=VALUE` for each option: the name in results and caches.
+    pub name: String,
+    pub options: BTreeMap<String, String>,
+}
+
+impl Ours<'_> {
+    /// The encoder parameters at `quality` (none for lossless codecs).
+    fn params(&self, quality: Option<f64>) -> EncodeParams {
+        let mut params = match quality {
+            Some(q) if !self.codec.is_lossless() => EncodeParams::with_quality(q as f32),
+            _ => EncodeParams::default(),
+        };
+        params.options = self.options.clone();
+        params
+    }
 }
 
 /// Quality ladder of Tessera's lossy codecs when none is given (`-q`, 1..=100).
@@ -28,11 +50,16 @@ fn fail(stage: &'static str, message: impl Into<String>) -> TrialError {
     TrialError { stage, message: message.into() }
 }
 
-impl Contender<'_> {
+impl<'a> Contender<'a> {
+    /// One of Tessera's codecs as it is, without options.
+    pub fn ours(codec: &'a dyn Codec) -> Self {
+        Contender::Ours(Ours { codec, name: codec.name().to_string(), options: BTreeMap::new() })
+    }
+
     /// The name in results and cache paths.
     pub fn name(&self) -> &str {
         match self {
-            Contender::Ours(c) => c.name(),
+            Contender::Ours(c) => &c.name,
             Contender::Reference(r) => &r.name,
         }
     }
@@ -40,7 +67,7 @@ impl Contender<'_> {
     /// What it is.
     pub fn description(&self) -> String {
         match self {
-            Contender::Ours(c) => format!("Tessera {}: {}", c.name(), c.summary()),
+            Contender::Ours(c) => format!("Tessera {}: {}", c.name, c.codec.summary()),
             Contender::Reference(r) => r.description.clone(),
         }
     }
@@ -58,11 +85,11 @@ impl Contender<'_> {
     pub fn cache_label(&self, setting: &Setting) -> String {
         let label = setting.label();
         let quality = match setting {
-            Setting::Knob { value, .. } => Some(*value as f32),
+            Setting::Knob { value, .. } => Some(*value),
             _ => None,
         };
         match self {
-            Contender::Ours(c) => match c.fingerprint(quality) {
+            Contender::Ours(c) => match c.codec.fingerprint(&c.params(quality)) {
                 Some(f) => format!("{label}-{f}"),
                 None => label,
             },
@@ -73,7 +100,7 @@ impl Contender<'_> {
     /// Whether it is lossless.
     pub fn lossless(&self) -> bool {
         match self {
-            Contender::Ours(c) => c.is_lossless(),
+            Contender::Ours(c) => c.codec.is_lossless(),
             Contender::Reference(r) => r.lossless,
         }
     }
@@ -113,7 +140,7 @@ impl Contender<'_> {
         }
         let values = match (ladder, self) {
             (Some(l), _) => l.to_vec(),
-            (None, Contender::Ours(c)) => match c.qualities() {
+            (None, Contender::Ours(c)) => match c.codec.qualities() {
                 Some(q) => q.into_iter().map(f64::from).collect(),
                 None => OUR_LADDER.to_vec(),
             },
@@ -140,18 +167,15 @@ impl Contender<'_> {
                 let flat = tile(image).map_err(|e| fail("input", e.to_string()))?;
                 r.trial(&flat, value.unwrap_or(0.0))
             }
-            Contender::Ours(codec) => {
-                let params = match value {
-                    Some(q) if !codec.is_lossless() => EncodeParams::with_quality(q as f32),
-                    _ => EncodeParams::default(),
-                };
+            Contender::Ours(ours) => {
+                let params = ours.params(value);
                 let start = Instant::now();
-                let bytes = guarded("encode", || compress(*codec, image, &params))?;
+                let bytes = guarded("encode", || compress(ours.codec, image, &params))?;
                 let encode = start.elapsed();
                 let start = Instant::now();
                 let decoded = guarded("decode", || {
                     let c = Container::from_bytes(&bytes)?;
-                    decode_container(*codec, &c)
+                    decode_container(ours.codec, &c)
                 })?;
                 let decode = start.elapsed();
                 let decoded = tile(&decoded).map_err(|e| fail("decode", e.to_string()))?;

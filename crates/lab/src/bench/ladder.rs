@@ -60,7 +60,8 @@ impl LadderSpec {
     pub fn parse(text: &str) -> Result<LadderSpec> {
         let mut spec = LadderSpec::default();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.split_once('=') {
+            // The last `=`: a codec name may hold options (`rnn+variant=lstm-oneshot=2,4`).
+            match part.rsplit_once('=') {
                 Some((codec, list)) => {
                     let codec = codec.trim();
                     if codec.is_empty() {
@@ -83,9 +84,11 @@ impl LadderSpec {
         Ok(spec)
     }
 
-    /// The ladder asked for `codec`, if any.
+    /// The ladder asked for `codec`, if any: its own, that of the codec without options
+    /// (`rnn` for `rnn+variant=lstm-oneshot`), or the one for every codec.
     pub fn for_codec(&self, codec: &str) -> Option<&[f64]> {
-        self.per_codec.get(codec).or(self.all.as_ref()).map(Vec::as_slice)
+        let plain = codec.split('+').next().unwrap_or(codec);
+        self.per_codec.get(codec).or_else(|| self.per_codec.get(plain)).or(self.all.as_ref()).map(Vec::as_slice)
     }
 }
 
@@ -138,6 +141,10 @@ mod tests {
         assert_eq!(s.for_codec("x265"), Some(&[30.0, 35.0][..]));
         assert_eq!(s.for_codec("cjxl"), Some(&[1.5][..]));
         assert_eq!(LadderSpec::parse("x265=30").unwrap().for_codec("cjpeg"), None);
+        // A codec with options takes its own ladder, else the plain codec's.
+        let s = LadderSpec::parse("rnn=2,4;rnn+variant=lstm-oneshot=1,8").unwrap();
+        assert_eq!(s.for_codec("rnn+variant=lstm-oneshot"), Some(&[1.0, 8.0][..]));
+        assert_eq!(s.for_codec("rnn+variant=gru-oneshot"), Some(&[2.0, 4.0][..]));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use tessera_core::io::{encode_image, Format};
 use tessera_core::{Codec, Image};
 
-pub use contender::Contender;
+pub use contender::{Contender, Ours};
 pub use ladder::{LadderSpec, Setting};
 
 use crate::dataset::{mnist::tile, Item};
@@ -32,7 +32,8 @@ use crate::{Error, Result};
 /// Picks codecs by name or group: `all`, `ours`, `reference`, `lossless`, `lossy`,
 /// `reference-lossy`, `reference-lossless`, or a comma list mixing Tessera's codec names and
 /// reference recipe names (`ours:NAME` / `ref:NAME` where a name is also a group word, as
-/// Tessera's `lossless` codec is). Returns the contenders and
+/// Tessera's `lossless` codec is); `NAME+KEY=VALUE` runs one of Tessera's codecs with a codec
+/// option (`rnn+variant=lstm-oneshot`). Returns the contenders and
 /// the references that were asked for but are not installed (with the reason). Unknown names
 /// are an error.
 pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contender<'a>>, BTreeMap<String, String>)> {
@@ -65,8 +66,9 @@ pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contend
                     Some(("ref", n)) => (false, true, n),
                     _ => (true, true, other),
                 };
-                let found = (in_ours && ours.iter().any(|c| c.name() == bare))
-                    || (in_refs && refs.iter().any(|r| r.name == bare));
+                let (codec, options) = codec_options(bare)?;
+                let found = (in_ours && ours.iter().any(|c| c.name() == codec))
+                    || (in_refs && options.is_empty() && refs.iter().any(|r| r.name == codec));
                 if !found {
                     return Err(Error::UnknownCodec(other.to_string()));
                 }
@@ -85,9 +87,13 @@ pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contend
     let mut out = Vec::new();
     let mut skipped = BTreeMap::new();
     for name in wanted {
-        if let Some(c) = ours.iter().find(|c| c.name() == name) {
+        let (codec, options) = codec_options(&name)?;
+        if let Some(c) = ours.iter().find(|c| c.name() == codec) {
             match c.unavailable() {
-                None => out.push(Contender::Ours(c.as_ref())),
+                None => {
+                    let name = std::iter::once(codec.to_string()).chain(options.iter().map(|(k, v)| format!("{k}={v}"))).collect::<Vec<_>>().join("+");
+                    out.push(Contender::Ours(Ours { codec: c.as_ref(), name, options }));
+                }
                 Some(note) => {
                     skipped.insert(name, note);
                 }
@@ -102,6 +108,22 @@ pub fn select<'a>(spec: &str, ours: &'a [Box<dyn Codec>]) -> Result<(Vec<Contend
         }
     }
     Ok((out, skipped))
+}
+
+/// Splits `NAME+KEY=VALUE+…` (one of Tessera's codecs with options, as `--set` gives them) into
+/// the codec's name and its options.
+fn codec_options(spec: &str) -> Result<(&str, BTreeMap<String, String>)> {
+    let mut parts = spec.split('+');
+    let name = parts.next().unwrap_or_default();
+    let mut options = BTreeMap::new();
+    for part in parts {
+        let (key, value) = part
+            .split_once('=')
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .ok_or_else(|| Error::Invalid(format!("'{part}' in '{spec}' is not KEY=VALUE")))?;
+        options.insert(key.to_string(), value.to_string());
+    }
+    Ok((name, options))
 }
 
 /// Lists every codec the bench knows: (name, kind, lossless, knob, description).
@@ -160,10 +182,10 @@ impl<'a> Plan<'a> {
         let contenders: Vec<Contender<'a>> = contenders
             .into_iter()
             .filter(|c| match c {
-                Contender::Ours(codec) => match codec.accepts(&items[0].image) {
+                Contender::Ours(ours) => match ours.codec.accepts(&items[0].image) {
                     Ok(()) => true,
                     Err(e) => {
-                        let name = codec.name().to_string();
+                        let name = ours.name.clone();
                         skipped.insert(name.clone(), format!("{name}: skipped, it does not take these images ({e})"));
                         false
                     }
@@ -176,7 +198,7 @@ impl<'a> Plan<'a> {
         }
         if let Some(spec) = ladders {
             for name in spec.per_codec.keys() {
-                match contenders.iter().find(|c| c.name() == name) {
+                match contenders.iter().find(|c| c.name() == name || c.name().split('+').next() == Some(name)) {
                     None if skipped.contains_key(name) => {}
                     None => return Err(Error::Invalid(format!("a ladder is given for '{name}', which is not selected"))),
                     Some(c) if c.lossless() => return Err(Error::Invalid(format!("'{name}' is lossless and takes no ladder"))),

@@ -348,8 +348,8 @@ impl Codec for RnnCodec {
         weights::find(&model_name(v)).err().map(|e| e.to_string())
     }
 
-    fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
-        let v = Variant::from_name(DEFAULT_VARIANT)?;
+    fn fingerprint(&self, params: &EncodeParams) -> Option<String> {
+        let v = variant_of(params).ok()?;
         let tag = weights::tag("", &weights::find(&model_name(v)).ok()?);
         Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
     }

@@ -216,8 +216,8 @@ impl Codec for MnistAe {
         })
     }
 
-    fn fingerprint(&self, quality: Option<f32>) -> Option<String> {
-        let q = quality.map_or(DEFAULT_QUALITY, |q| q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8);
+    fn fingerprint(&self, params: &EncodeParams) -> Option<String> {
+        let q = params.quality.map_or(DEFAULT_QUALITY, |q| q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8);
         let tag = self.model(&[VERSION, q])?;
         Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
     }

@@ -103,7 +103,7 @@ impl Codec for MnistPixel {
         codec::unavailable()
     }
 
-    fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
+    fn fingerprint(&self, _params: &EncodeParams) -> Option<String> {
         codec::fingerprint()
     }
 

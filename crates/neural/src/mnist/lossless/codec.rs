@@ -198,7 +198,7 @@ impl Codec for MnistLossless {
         unavailable()
     }
 
-    fn fingerprint(&self, _quality: Option<f32>) -> Option<String> {
+    fn fingerprint(&self, _params: &EncodeParams) -> Option<String> {
         fingerprint()
     }
 
