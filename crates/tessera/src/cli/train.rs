@@ -103,7 +103,7 @@ pub struct PhotoArgs {
 
 #[derive(Args)]
 pub struct RnnArgs {
-    /// lstm, gru or resgru, then oneshot, additive or scaling: e.g. gru-additive.
+    /// lstm, alstm (associative), gru or resgru, then oneshot, additive or scaling: e.g. gru-additive.
     #[arg(long, default_value = "gru-additive")]
     variant: String,
     /// Iterations per training crop.
