@@ -14,13 +14,18 @@
 //!    blend gets wrong on average.
 //! 2. **Contexts.** The error energy around the sample, the residual of the earlier planes at
 //!    this pixel, the texture (which neighbours lie above the prediction), the disagreement
-//!    between predictors, the best predictor's recent error, the prediction's fraction, and
-//!    where single predictors and neighbours lie relative to the prediction.
+//!    between predictors, the best predictor's recent error, the prediction's fraction,
+//!    where single predictors and neighbours lie relative to the prediction, the shape of
+//!    twelve neighbours in quarters of the range, and the predicted value itself.
 //! 3. **Coding.** The residual becomes binary decisions: zero?, sign, the Exp-Golomb class in
-//!    unary, the class's mantissa. For each decision (but the low mantissa bits) ten context models give a probability,
-//!    a logistic mixer with two weight selectors (energy; texture and the first plane's
-//!    residual) combines them, and two adaptive probability maps refine the result before the
-//!    range coder codes the bit.
+//!    unary, the class's mantissa. For each decision (but the low mantissa bits) thirteen
+//!    context models give a probability, and one more counter is chosen by the exact value at
+//!    the near end of the interval of values the decisions so far leave (so frequent values,
+//!    such as the saturated strokes of scanned digits, cost little whatever the prediction);
+//!    a logistic mixer with three weight selectors (energy; texture and the first plane's
+//!    residual; the predicted value) combines them, and two adaptive probability maps refine
+//!    the result before the range coder codes the bit. The low mantissa bits are coded under
+//!    the same value intervals alone.
 //!
 //! Efforts: 4 and 5 (the default) as above; 2 and 3 without the least-squares predictors,
 //! about three times faster; 1 is a different, much faster coder ([`super::fast`]): linear
@@ -73,8 +78,11 @@ const SIGNED: usize = 11;
 /// NW − prediction; WW − prediction (first plane) or first plane's residual × coarse energy;
 /// near least squares − prediction and its disagreement with the wide one; the quarter of the
 /// sample range each of W, N, NW and NE lies in (which near-binary images such as scanned
-/// digits need).
-const MODELS: usize = 11;
+/// digits need); the same quarters for twelve neighbours, hashed (the shape of a stroke); the
+/// predicted value in 64 levels × coarse energy.
+const MODELS: usize = 13;
+/// Contexts of the wide-shape model (hashed).
+const SHAPE_BITS: u32 = 14;
 const MODEL_SIZES: [usize; MODELS] = [
     ENERGY,
     COARSE * GUIDE * GUIDE2,
@@ -87,6 +95,8 @@ const MODEL_SIZES: [usize; MODELS] = [
     SIGNED * COARSE,
     SIGNED * SIGNED,
     256,
+    1 << SHAPE_BITS,
+    64 * COARSE,
 ];
 /// Count limit of the context counters: about the window they average over.
 const LIMIT: u32 = 1023;
@@ -139,8 +149,8 @@ impl Codec for Blend {
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
         let (mode, params) = match params.split_last() {
-            Some((&0, rest)) => (Mode::Mixing, rest),
-            Some((&1, rest)) => (Mode::LeastSquares, rest),
+            Some((&4, rest)) => (Mode::Mixing, rest),
+            Some((&5, rest)) => (Mode::LeastSquares, rest),
             Some((&3, rest)) => (Mode::Fast, rest),
             _ => return Err(Error::corrupt("lossless parameters")),
         };
@@ -159,13 +169,14 @@ impl Codec for Blend {
     }
 }
 
-/// How an effort codes the image; the value is the last byte of the parameter block.
+/// How an effort codes the image; the value is the last byte of the parameter block. Values
+/// 0 to 2 are formats no longer written, refused as corrupt parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// Context mixing with the spatial and inter-channel predictors.
-    Mixing = 0,
+    Mixing = 4,
     /// Context mixing with the least-squares predictors as well.
-    LeastSquares = 1,
+    LeastSquares = 5,
     /// Fitted linear predictors and adaptive rANS tables ([`fast`]).
     Fast = 3,
 }
@@ -263,6 +274,9 @@ struct PlaneModel {
     mixer: Mixer,
     apm: Apm,
     mantissa: Vec<Counter>,
+    /// Per decision and value at the near end of the interval it splits: which exact values
+    /// are frequent.
+    values: Vec<Counter>,
     guide_apm: Apm,
     /// The least-squares predictors, at the higher efforts.
     least_squares: Option<(Ols<OLS_INPUTS>, Ols<LOCAL_INPUTS>)>,
@@ -282,11 +296,13 @@ impl PlaneModel {
             residuals: vec![0; 2 * width],
             bias: vec![(0, 0); ENERGY * 16],
             tables: MODEL_SIZES.map(|n| vec![Counter::NEW; n * SLOTS]),
-            // Weights chosen by energy, and by texture with the first plane's residual class.
-            mixer: Mixer::new(MODELS, &[SLOTS * ENERGY, SLOTS * 16 * 4], MIXER_RATE),
+            // Weights chosen by energy, by texture with the first plane's residual class, and
+            // by the predicted value's level (the context of the last model).
+            mixer: Mixer::new(MODELS + 1, &[SLOTS * ENERGY, SLOTS * 16 * 4, SLOTS * 64], MIXER_RATE),
             apm: Apm::new(SLOTS * ENERGY, APM_RATE),
             guide_apm: Apm::new(SLOTS * MODEL_SIZES[1], APM_RATE),
-            mantissa: vec![Counter::NEW; 24 * 24],
+            mantissa: vec![Counter::NEW; 2 * 24 << 9],
+            values: vec![Counter::NEW; SLOTS << 9],
             least_squares: least_squares.then(|| (Ols::new(OLS_LAMBDA), Ols::new(LOCAL_LAMBDA))),
         }
     }
@@ -402,11 +418,13 @@ impl PlaneModel {
             signed_class(guesses[if inputs.is_some() { LOCAL } else { 6 }] - pred4, self.shift) * SIGNED
                 + signed_class(guesses[if inputs.is_some() { OLS } else { 2 }] - guesses[if inputs.is_some() { LOCAL } else { 6 }], self.shift),
             self.level(nb.w) | self.level(nb.n) << 2 | self.level(nb.nw) << 4 | self.level(nb.ne) << 6,
+            self.shape(plane, x, y, &nb),
+            ((((pred - self.lo) as u32) >> (self.kmax - 6)) as usize).min(63) * COARSE + coarse,
         ];
 
         let value = if C::DECODES { 0 } else { plane[i] };
         let selector = texture * 4 + if rank == 0 { 0 } else { guides[0].min(3) };
-        let residual = self.code_residual(coder, value - pred, &ctx, selector, energy);
+        let residual = self.code_residual(coder, value - pred, &Site { ctx, selector, energy, pred });
         let value = pred + residual;
         if C::DECODES {
             if !(self.lo..=self.hi).contains(&value) {
@@ -438,29 +456,34 @@ impl PlaneModel {
     /// Codes `residual` (the encoder's; ignored by the decoder) as binary decisions and returns
     /// it (the decoder's result).
     #[inline]
-    fn code_residual<C: BitCoder>(&mut self, coder: &mut C, residual: i32, ctx: &[usize; MODELS], selector: usize, energy: usize) -> i32 {
-        if self.bit(coder, SLOT_ZERO, ctx, selector, energy, residual == 0) {
+    fn code_residual<C: BitCoder>(&mut self, coder: &mut C, residual: i32, site: &Site) -> i32 {
+        if self.bit(coder, SLOT_ZERO, site, site.pred, residual == 0) {
             return 0;
         }
-        let negative = self.bit(coder, SLOT_SIGN, ctx, selector, energy, residual < 0);
+        let negative = self.bit(coder, SLOT_SIGN, site, site.pred, residual < 0);
+        // The value at the near end of the interval the bits so far leave, `pred ± offset`.
+        let near = |offset: u32| if negative { site.pred - offset as i32 } else { site.pred + offset as i32 };
         let magnitude = residual.unsigned_abs();
         let class = u32::BITS - magnitude.leading_zeros();
         let mut k = 1;
-        while k < self.kmax && self.bit(coder, SLOT_UNARY + (k as usize - 1).min(15), ctx, selector, energy, class > k) {
+        while k < self.kmax && self.bit(coder, SLOT_UNARY + (k as usize - 1).min(15), site, near(1 << (k - 1)), class > k) {
             k += 1;
         }
         let mut m = 1u32;
         if k >= 2 {
             let bit = (magnitude >> (k - 2)) & 1 == 1;
-            m = 2 | u32::from(self.bit(coder, SLOT_MANTISSA + (k as usize).min(19), ctx, selector, energy, bit));
+            m = 2 | u32::from(self.bit(coder, SLOT_MANTISSA + (k as usize).min(19), site, near(1 << (k - 1)), bit));
             if k >= 3 {
                 // The second mantissa bit, under the first.
                 let bit = (magnitude >> (k - 3)) & 1 == 1;
                 let slot = SLOT_MANTISSA2 + 2 * (k as usize).min(9) + (m & 1) as usize;
-                m = 2 * m + u32::from(self.bit(coder, slot, ctx, selector, energy, bit));
+                m = 2 * m + u32::from(self.bit(coder, slot, site, near(m << (k - 2)), bit));
             }
             for b in (0..k.saturating_sub(3)).rev() {
-                let c = &mut self.mantissa[(k as usize).min(23) * 24 + (b as usize).min(23)];
+                // Under the interval of values the bits so far leave: the counters learn
+                // which exact values are frequent (the saturated strokes of scanned digits).
+                let at = self.value_index(usize::from(negative) * 24 + b as usize, near(m << (b + 1)));
+                let c = &mut self.mantissa[at];
                 let bit = coder.code(c.p12(), (magnitude >> b) & 1 == 1);
                 c.update(bit, LIMIT);
                 m = 2 * m + u32::from(bit);
@@ -473,19 +496,46 @@ impl PlaneModel {
         }
     }
 
+    /// Index of a value-interval counter: `row` (a decision) times the sample values, brought
+    /// to 9 bits, plus `value` clamped into the range.
+    #[inline]
+    fn value_index(&self, row: usize, value: i32) -> usize {
+        (row << 9) + ((((value.clamp(self.lo, self.hi) - self.lo) as u32) >> self.shift) as usize).min(511)
+    }
+
     /// The quarter of the plane's range `v` lies in.
     #[inline]
     fn level(&self, v: i32) -> usize {
         (((v - self.lo) as u32 >> (self.kmax - 2)) as usize).min(3)
     }
 
-    /// One mixed decision.
+    /// The quarters of the range that twelve causal neighbours lie in, hashed: the local
+    /// shape of near-binary content such as strokes.
     #[inline]
-    fn bit<C: BitCoder>(&mut self, coder: &mut C, slot: usize, ctx: &[usize; MODELS], selector: usize, energy: usize, bit: bool) -> bool {
+    fn shape(&self, plane: &[i32], x: usize, y: usize, nb: &Neighbours) -> usize {
+        let at = |dx, dy| self.level(causal(plane, self.width, x, y, dx, dy, nb.w)) as u32;
+        let mut h = 0u32;
+        for l in [
+            self.level(nb.w) as u32, self.level(nb.n) as u32, self.level(nb.nw) as u32, self.level(nb.ne) as u32,
+            self.level(nb.ww) as u32, self.level(nb.nn) as u32, self.level(nb.nne) as u32,
+            at(-2, -1), at(-1, -2), at(2, -1), at(1, -2), at(-2, -2),
+        ] {
+            h = (h << 2 | l).wrapping_mul(0x9E37_79B1).rotate_left(13);
+        }
+        (h >> (32 - SHAPE_BITS)) as usize
+    }
+
+    /// One mixed decision; `near` is the value at the near end of the interval of values the
+    /// decisions so far leave (the prediction itself before the sign).
+    #[inline]
+    fn bit<C: BitCoder>(&mut self, coder: &mut C, slot: usize, site: &Site, near: i32, bit: bool) -> bool {
+        let Site { ctx, selector, energy, .. } = site;
         for (t, &c) in self.tables.iter().zip(ctx) {
             self.mixer.add(t[c * SLOTS + slot].p12());
         }
-        let p = self.mixer.mix(&[energy * SLOTS + slot, selector * SLOTS + slot]);
+        let v = self.value_index(slot, near);
+        self.mixer.add(self.values[v].p12());
+        let p = self.mixer.mix(&[energy * SLOTS + slot, selector * SLOTS + slot, ctx[12] / COARSE * SLOTS + slot]);
         let refined = self.apm.refine(p, energy * SLOTS + slot);
         let guided = self.guide_apm.refine(p, ctx[1] * SLOTS + slot);
         let bit = coder.code((2 * p + 3 * refined + 3 * guided + 4) >> 3, bit);
@@ -495,8 +545,18 @@ impl PlaneModel {
         for (t, &c) in self.tables.iter_mut().zip(ctx) {
             t[c * SLOTS + slot].update(bit, LIMIT);
         }
+        self.values[v].update(bit, LIMIT);
         bit
     }
+}
+
+/// What the decisions of one sample are coded under.
+struct Site {
+    ctx: [usize; MODELS],
+    selector: usize,
+    energy: usize,
+    /// The prediction.
+    pred: i32,
 }
 
 /// The predictors used on the first plane, and on the planes after it.
