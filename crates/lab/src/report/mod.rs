@@ -152,9 +152,8 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, publish
     };
     let psnr_plot = with_published(psnr.clone(), &|r, i| r.results.psnr_rgb.get(i).copied().flatten());
     let msssim_plot = with_published(msssim.clone(), &|r, i| r.results.ms_ssim_rgb.get(i).copied().flatten().and_then(ms_ssim_db));
-    // AUC over the bpp range every curve covers (bounded to 0.1–2 bpp).
-    let lo = psnr.iter().filter_map(|s| s.points.first().map(|p| p.0)).fold(0.1f64, f64::max);
-    let hi = psnr.iter().filter_map(|s| s.points.last().map(|p| p.0)).fold(2.0f64, f64::min);
+    let spans: Vec<(f64, f64)> = psnr.iter().filter_map(|s| Some((s.points.first()?.0, s.points.last()?.0))).collect();
+    let (lo, hi, covered) = auc_range(&spans).unwrap_or((0.0, 0.0, 0));
     let mut rows = String::new();
     let mut best: Vec<(f64, String, f64)> = Vec::new();
     for (i, r) in lossy.iter().enumerate() {
@@ -175,7 +174,8 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, publish
             }
             None => (None, None),
         };
-        let auc = |pts: &[(f64, f64)]| (lo < hi).then(|| tessera_metrics::auc(pts, lo, hi).ok()).flatten();
+        let spans_range = |pts: &[(f64, f64)]| pts.first().is_some_and(|f| f.0 <= lo) && pts.last().is_some_and(|l| l.0 >= hi);
+        let auc = |pts: &[(f64, f64)]| (lo < hi && spans_range(pts)).then(|| tessera_metrics::auc(pts, lo, hi).ok()).flatten();
         let tag = if r.kind == "ours" { "<span class=\"tag\">Tessera</span>" } else { "" };
         let _ = write!(
             rows,
@@ -200,7 +200,7 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, publish
         "<section><h2>Lossy codecs</h2><p class=\"lead\">Highest RGB PSNR {}.</p>\
          <div class=\"charts\">{}{}{}</div>\
          <table><thead><tr><th>codec</th><th>PSNR @0.25</th><th>@0.5</th><th>@1.0 bpp</th><th>BD-rate vs {}</th><th>BD-PSNR (dB)</th><th>AUC PSNR</th><th>AUC MS-SSIM dB</th><th>AUC PSNR-HVS</th></tr></thead><tbody>{rows}</tbody></table>\
-         <p class=\"note\">BD-rate and BD-PSNR: Bjøntegaard with PCHIP over the overlapping range (negative BD-rate: fewer bits for the same PSNR). AUC: mean quality over {lo:.3}–{hi:.3} bpp, the range every curve covers.</p></section>",
+         <p class=\"note\">BD-rate and BD-PSNR: Bjøntegaard with PCHIP over the overlapping range (negative BD-rate: fewer bits for the same PSNR). AUC: mean quality over {lo:.3}–{hi:.3} bpp, the widest range the most curves cover ({covered} of {}; — for a curve that does not span it).</p></section>",
         if summary.is_empty() { "—".into() } else { summary.join(", ") },
         figure(
             line_chart("PSNR", "bits per pixel", "RGB PSNR (dB)", &psnr_plot),
@@ -221,7 +221,29 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, publish
             "PSNR-HVS (luma, contrast-sensitivity weighted DCT error)."
         )?,
         esc(&anchor_name),
+        spans.len(),
     ))
+}
+
+/// The bpp range for the AUC columns from the curves' spans `(first, last)`: the one the most
+/// curves cover, the widest among those, bounded to 0.1–2 bpp, with how many cover it. A
+/// curve far outside the others (a model that collapsed to a few bits) then costs only its
+/// own AUC, not everyone's.
+fn auc_range(spans: &[(f64, f64)]) -> Option<(f64, f64, usize)> {
+    let mut best: Option<(f64, f64, usize)> = None;
+    for &(lo, _) in spans {
+        for &(_, hi) in spans {
+            let (lo, hi) = (lo.max(0.1), hi.min(2.0));
+            if lo >= hi {
+                continue;
+            }
+            let n = spans.iter().filter(|s| s.0 <= lo && s.1 >= hi).count();
+            if best.is_none_or(|(l, h, m)| n > m || (n == m && hi - lo > h - l)) {
+                best = Some((lo, hi, n));
+            }
+        }
+    }
+    best
 }
 
 fn lossless_section(lossless: &[&CodecResults], plots: &Path) -> Result<String> {
@@ -352,3 +374,18 @@ window.addEventListener('load',function(){
   document.body.dataset.images=broken.length?'broken':'ok';
 });
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::auc_range;
+
+    #[test]
+    fn auc_range_leaves_out_a_stray_curve_and_is_the_widest_shared() {
+        // Every curve spans 0.2–0.8; the last collapsed to 0.01–0.03.
+        let spans = [(0.12, 2.4), (0.05, 0.8), (0.2, 1.4), (0.01, 0.03)];
+        assert_eq!(auc_range(&spans), Some((0.2, 0.8, 3)));
+        // Clamped to 0.1–2 bpp when every curve reaches beyond.
+        assert_eq!(auc_range(&[(0.05, 3.0), (0.01, 2.5)]), Some((0.1, 2.0, 2)));
+        assert_eq!(auc_range(&[]), None);
+    }
+}
