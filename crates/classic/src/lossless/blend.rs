@@ -81,6 +81,8 @@ const SIGNED: usize = 11;
 /// digits need); the same quarters for twelve neighbours, hashed (the shape of a stroke); the
 /// predicted value in 64 levels × coarse energy.
 const MODELS: usize = 13;
+/// The model whose context is the predicted value (its level also selects mixer weights).
+const PREDICTED: usize = 12;
 /// Contexts of the wide-shape model (hashed).
 const SHAPE_BITS: u32 = 14;
 const MODEL_SIZES: [usize; MODELS] = [
@@ -535,7 +537,7 @@ impl PlaneModel {
         }
         let v = self.value_index(slot, near);
         self.mixer.add(self.values[v].p12());
-        let p = self.mixer.mix(&[energy * SLOTS + slot, selector * SLOTS + slot, ctx[12] / COARSE * SLOTS + slot]);
+        let p = self.mixer.mix(&[energy * SLOTS + slot, selector * SLOTS + slot, ctx[PREDICTED] / COARSE * SLOTS + slot]);
         let refined = self.apm.refine(p, energy * SLOTS + slot);
         let guided = self.guide_apm.refine(p, ctx[1] * SLOTS + slot);
         let bit = coder.code((2 * p + 3 * refined + 3 * guided + 4) >> 3, bit);
