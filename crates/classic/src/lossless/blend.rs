@@ -275,6 +275,8 @@ struct PlaneModel {
     tables: [Vec<Counter>; MODELS],
     mixer: Mixer,
     apm: Apm,
+    /// The low mantissa bits' counters, per sign and bit position and value at the near end
+    /// of the interval the bit splits ([`Self::value_index`]).
     mantissa: Vec<Counter>,
     /// Per decision and value at the near end of the interval it splits: which exact values
     /// are frequent.

@@ -174,8 +174,8 @@ fn lossy_section(lossy: &[&CodecResults], anchor: Option<&CodecResults>, publish
             }
             None => (None, None),
         };
-        let spans_range = |pts: &[(f64, f64)]| pts.first().is_some_and(|f| f.0 <= lo) && pts.last().is_some_and(|l| l.0 >= hi);
-        let auc = |pts: &[(f64, f64)]| (lo < hi && spans_range(pts)).then(|| tessera_metrics::auc(pts, lo, hi).ok()).flatten();
+        // `auc` refuses an empty range and a curve that does not span it: those show —.
+        let auc = |pts: &[(f64, f64)]| tessera_metrics::auc(pts, lo, hi).ok();
         let tag = if r.kind == "ours" { "<span class=\"tag\">Tessera</span>" } else { "" };
         let _ = write!(
             rows,
