@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Exports every photo run in runs/train to models/ (weights and model card) and copies the
-# checkpoints of the from-scratch runs (q3 and the recurrent ones) to models/resume, where a later session resumes
-# them from (scripts/train-photo.sh). Fine-tuned runs are not kept: they restart from q3.
+# Exports every run in runs/train to models/ (weights and model card) and copies the checkpoints
+# of the from-scratch runs (q3 and the recurrent ones) to models/resume, where a later session
+# resumes them from (scripts/train-photo.sh). A run with a decayed copy (`NAME-decay`) ships as
+# that copy, under its own name. Fine-tuned runs and decayed copies are not kept: they are redone
+# from the main run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
@@ -9,7 +11,10 @@ R=${RUNS:-runs/train}
 for dir in "$R"/*/; do
   name=$(basename "$dir")
   [ -e "$dir/resume.json" ] || continue
-  "$TESSERA" train export --run "$dir" --out "models/$name.safetensors" --force
+  shipped=$dir
+  case "$name" in *-decay) continue ;; esac
+  [ -e "${dir%/}-decay/resume.json" ] && shipped="${dir%/}-decay"
+  "$TESSERA" train export --run "$shipped" --out "models/$name.safetensors" --force
   case "$name" in
     *-q3 | rnn-*)
       mkdir -p "models/resume/$name"

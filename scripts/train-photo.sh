@@ -1,41 +1,55 @@
 #!/usr/bin/env bash
-# Trains the photo models and the recurrent codec in stages, resuming each run from its last
-# checkpoint: run it again to continue. Each line: model, λ (- for rnn), run folder, step
-# target, minutes at most for this invocation, [run to start from when the folder is new]. The mid-rate (q3) models are trained
-# from scratch; the other rates are fine-tuned from them. `touch DIR/STOP` ends a stage early
-# with a checkpoint. `scripts/save-training.sh` copies the checkpoints to commit into
-# models/resume.
+# Trains a photo model's quality ladder in stages, resuming each run from its last checkpoint:
+# run it again to continue. Each stage line: model, λ, run folder, step target, minutes at most for
+# this invocation, [run to start from when the folder is new], [step from which the learning rate
+# drops to a tenth].
+#
+# The schedule: the mid-rate model (q3) trains from scratch at the full rate for as long as there
+# is time; a copy of it (`copy:` run, its step target counted from the copied step with `+`) ends
+# the schedule at a tenth of the rate, and that copy is the model that ships, so the main run can
+# go on later. The other rates are fine-tuned from the decayed q3. Delete their folders to redo
+# them from a newer q3. `touch DIR/STOP` ends a stage early with a checkpoint;
+# `scripts/save-training.sh` exports the models and copies the resume state into models/resume.
+#
+#   MODEL=hyperprior|factorized  MINUTES=main-stage minutes  STAGES=own stage lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
-# A higher rate than CompressAI's 1e-4 for the first steps of these short CPU runs.
+# A higher rate than CompressAI's 1e-4 for these short CPU runs; the decay stage brings it down.
 LR=${LR:-4e-4}
 R=${RUNS:-runs/train}
+M=${MODEL:-hyperprior}
 STAGES=${STAGES:-"
-hyperprior 0.0067 $R/hyperprior-q3 3000 35
-factorized 0.0067 $R/factorized-q3 2000 20
-rnn-gru-additive - $R/rnn-gru-additive 4000 30
-hyperprior 0.0018 $R/hyperprior-q1 600 10 $R/hyperprior-q3
-hyperprior 0.0035 $R/hyperprior-q2 600 10 $R/hyperprior-q3
-hyperprior 0.0130 $R/hyperprior-q4 600 10 $R/hyperprior-q3
-factorized 0.0018 $R/factorized-q1 400 6 $R/factorized-q3
-factorized 0.0035 $R/factorized-q2 400 6 $R/factorized-q3
-factorized 0.0130 $R/factorized-q4 400 6 $R/factorized-q3
-hyperprior 0.0067 $R/hyperprior-q3 100000 600
+$M 0.0067 $R/$M-q3 100000 ${MINUTES:-90}
+$M 0.0067 $R/$M-q3-decay +1800 12 copy:$R/$M-q3
+$M 0.0018 $R/$M-q1 950 6 $R/$M-q3-decay 800
+$M 0.0035 $R/$M-q2 950 6 $R/$M-q3-decay 800
+$M 0.0130 $R/$M-q4 950 6 $R/$M-q3-decay 800
 "}
-echo "$STAGES" | while read -r model lambda dir steps minutes from; do
+# A field of a run's resume.json (a number), or nothing.
+field() { sed -n "s/.*\"$2\": \([0-9][0-9]*\).*/\1/p" "$1/resume.json"; }
+echo "$STAGES" | while read -r model lambda dir steps minutes from decay; do
   [ -z "$model" ] && continue
   # A fresh machine resumes from the checkpoint committed in models/resume.
   committed="models/resume/$(basename "$dir")"
   if [ ! -e "$dir/resume.json" ] && [ -e "$committed/resume.json" ]; then
     mkdir -p "$dir" && cp "$committed"/* "$dir"/
   fi
-  case "$model" in
-    # The recurrent codec: `rnn-<variant>`, no λ (its rate is the number of iterations).
-    rnn-*) args=(train rnn --variant "${model#rnn-}" --dir "$dir" --steps "$steps" --minutes "$minutes") ;;
-    *) args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --steps "$steps" --minutes "$minutes" --lr "$LR") ;;
+  args=(train photo --model "$model" --lambda "$lambda" --dir "$dir" --minutes "$minutes" --lr "$LR")
+  case "${from:-}" in
+    copy:*)
+      if [ ! -e "$dir/resume.json" ]; then
+        mkdir -p "$dir" && cp "${from#copy:}"/* "$dir"/
+        decay=$(field "$dir" step)
+      else
+        decay=$(field "$dir" decay_from)
+      fi
+      ;;
+    ?*) [ -e "$dir/resume.json" ] || args+=(--init-from "$from") ;;
   esac
-  [ -n "${from:-}" ] && [ ! -e "$dir/resume.json" ] && args+=(--init-from "$from")
+  [[ "$steps" == +* ]] && steps=$((decay + ${steps#+}))
+  args+=(--steps "$steps")
+  [ -n "${decay:-}" ] && args+=(--decay-from "$decay")
   echo "== $(date -u +%H:%M) $model λ=$lambda to step $steps (≤ $minutes min) in $dir"
   "$TESSERA" "${args[@]}"
 done

@@ -94,7 +94,7 @@ pub fn write(
         .map(|f| format!(" --init-from {}", f.display()))
         .unwrap_or_default();
     let _ = writeln!(s, "```\ntessera train photo --model {} --lambda {} --n {} --m {} --batch {} --patch {} --lr {} --seed {} --steps {}{decay_arg} --dir {}{from}\ntessera train export --run {} --out models/{name}.safetensors\n```\n", c.kind, c.lambda, c.n, c.m, c.batch, c.patch, c.lr, c.seed, meta.step, run_dir.display(), run_dir.display());
-    let _ = writeln!(s, "The mid-rate models (q3) start from scratch; the others are fine-tuned from q3 (`--init-from`), as `scripts/train-photo.sh` does. Curves: `train.csv` and `valid.csv` in the run folder.\n");
+    let _ = writeln!(s, "The mid-rate model (q3) trains from scratch and ends at a tenth of the rate in a copy of its run; the other rates are fine-tuned from that (`--init-from`), as `scripts/train-photo.sh` does. Curves: `train.csv` and `valid.csv` in the run folder.\n");
     let _ = writeln!(s, "## Results\n");
     if let Some(last) = std::fs::read_to_string(run_dir.join("valid.csv"))
         .ok()
