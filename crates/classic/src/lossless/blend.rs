@@ -153,7 +153,7 @@ impl Codec for Blend {
         let (mode, params) = match params.split_last() {
             Some((&4, rest)) => (Mode::Mixing, rest),
             Some((&5, rest)) => (Mode::LeastSquares, rest),
-            Some((&3, rest)) => (Mode::Fast, rest),
+            Some((&6, rest)) => (Mode::Fast, rest),
             _ => return Err(Error::corrupt("lossless parameters")),
         };
         let ycocg = parse_transform(params, header, VERSION)?;
@@ -172,15 +172,15 @@ impl Codec for Blend {
 }
 
 /// How an effort codes the image; the value is the last byte of the parameter block. Values
-/// 0 to 2 are formats no longer written, refused as corrupt parameters.
+/// 0 to 3 are formats no longer written, refused as corrupt parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// Context mixing with the spatial and inter-channel predictors.
     Mixing = 4,
     /// Context mixing with the least-squares predictors as well.
     LeastSquares = 5,
-    /// Fitted linear predictors and adaptive rANS tables ([`fast`]).
-    Fast = 3,
+    /// Fitted linear predictors and adaptive rANS tables, in strips ([`fast`]).
+    Fast = 6,
 }
 
 impl Mode {

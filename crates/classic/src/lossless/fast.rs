@@ -18,21 +18,29 @@
 //!    suggests and is rebuilt from the counts seen so far at doubling intervals, so encoder
 //!    and decoder follow the same tables without sending any.
 //!
+//! 4. **Strips.** The image is cut into strips of whole rows ([`strip_rows`]), each coded
+//!    on its own — its own rANS stream, tables starting afresh, its first row seeing nothing
+//!    above — so the strips encode and decode in parallel. The predictor weights are fitted
+//!    over all strips and shared.
+//!
 //! Payload: per plane in coding order, a byte whose bit `b` says that band `b` has fitted
 //! weights (the others predict with the median edge detector alone), then those weights as
-//! little-endian `i16`; then the rANS stream.
+//! little-endian `i16`; then the byte length of every strip's rANS stream but the last
+//! (little-endian `u32`), then the streams.
 //!
-//! Edge rules: the first row sees only its west neighbours (every sample above is taken to be
-//! W, and W itself before the first sample is mid-grey); a row above the second one is taken
-//! to be the first; outside the image to the left a row continues with its first sample (the
-//! current row with the first sample of the row above), to the right with its last. The
+//! Edge rules: a strip's first row sees only its west neighbours (every sample above is taken
+//! to be W, and W itself before the first sample is mid-grey); a row above the strip's second
+//! one is taken to be its first; outside the image to the left a row continues with its first
+//! sample (the current row with the first sample of the row above), to the right with its
+//! last. The
 //! starting table shapes are computed with IEEE basic operations in a fixed order and scaled
 //! to integers, so every machine builds the same frequencies.
 
+use rayon::prelude::*;
 use tessera_core::{Error, Result};
 use tessera_entropy::rans::{RansDecoder, RansEncoder, RansModel};
 
-use super::{half_octave, med, mid_value, plane_range, solve_symmetric, unzigzag, zigzag, Planes};
+use super::{half_octave, med, mid_value, octave, plane_range, solve_symmetric, unzigzag, zigzag, Planes};
 
 /// Activity contexts per plane.
 const CONTEXTS: usize = 32;
@@ -54,20 +62,53 @@ const WEIGHT_BITS: u32 = 10;
 const MIN_FIT: u64 = 2048;
 /// Padding at each end of a row buffer.
 const PAD: usize = 2;
+/// Strips per image when the image is tall enough, and the fewest rows a strip has.
+const STRIPS: usize = 8;
+const MIN_STRIP_ROWS: usize = 256;
 
 /// One plane's predictor weights per band.
-type Weights = [[i64; INPUTS]; BANDS];
+type Weights = [[i32; INPUTS]; BANDS];
+
+/// Rows per strip for an image (all frames) `height` rows tall: an eighth of it, but no fewer
+/// than `MIN_STRIP_ROWS`, since each strip's first row and fresh tables cost bits.
+fn strip_rows(height: usize) -> usize {
+    height.div_ceil(STRIPS).max(MIN_STRIP_ROWS)
+}
+
+/// One strip: for every plane, its rows of that plane.
+type Strip<'a> = Vec<&'a mut [i32]>;
+
+/// Cuts the planes into strips.
+fn strips(planes: &mut Planes) -> Vec<Strip<'_>> {
+    let chunk = (strip_rows(planes.height) * planes.width).max(1);
+    let count = planes.data.first().map_or(0, |p| p.len().div_ceil(chunk));
+    let mut per_plane: Vec<_> = planes.data.iter_mut().map(|p| p.chunks_mut(chunk)).collect();
+    (0..count).map(|_| per_plane.iter_mut().filter_map(Iterator::next).collect()).collect()
+}
 
 /// Codes the planes (already colour-transformed) and returns the payload.
 pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
     let mut specs = specs(planes, bit_depth);
+    let width = planes.width;
+    let mut strips = strips(planes);
     // One fitting pass per plane: a plane's inputs include the residuals of the planes
-    // before it, which must come from their final weights.
+    // before it, which must come from their final weights. The strips' sums are added in
+    // strip order, so the weights do not depend on the thread count.
     for rank in 0..specs.len() {
-        let mut fit = Fit { rank, sums: vec![Normal::default(); BANDS] };
-        run(planes, &specs[..=rank], &mut fit)?;
+        let fitted = &specs[..=rank];
+        let per_strip = strips
+            .par_iter_mut()
+            .map(|strip| {
+                let mut fit = Fit { rank, sums: vec![Normal::default(); BANDS] };
+                run(strip, width, fitted, &mut fit).map(|()| fit.sums)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut sums = vec![Normal::default(); BANDS];
+        for strip in &per_strip {
+            sums.iter_mut().zip(strip).for_each(|(total, part)| total.merge(part));
+        }
         let spec = &mut specs[rank];
-        for (fitted, normal) in spec.fitted.iter_mut().zip(&fit.sums) {
+        for (fitted, normal) in spec.fitted.iter_mut().zip(&sums) {
             *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(spec.inputs));
         }
         spec.weights = weights(spec);
@@ -82,9 +123,18 @@ pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
             }
         }
     }
-    let mut writer = Writer { enc: RansEncoder::new() };
-    run(planes, &specs, &mut writer)?;
-    out.extend_from_slice(&writer.enc.finish());
+    let streams = strips
+        .par_iter_mut()
+        .map(|strip| {
+            let mut writer = Writer { enc: RansEncoder::new() };
+            run(strip, width, &specs, &mut writer).map(|()| writer.enc.finish())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for stream in &streams[..streams.len().saturating_sub(1)] {
+        let length = u32::try_from(stream.len()).map_err(|_| Error::InvalidParam("fast lossless strip over 4 GiB".into()))?;
+        out.extend_from_slice(&length.to_le_bytes());
+    }
+    streams.iter().for_each(|stream| out.extend_from_slice(stream));
     Ok(out)
 }
 
@@ -111,10 +161,30 @@ pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8]) -> Result<()> 
         }
         s.weights = weights(s);
     }
-    let dec = RansDecoder::new(rest).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
-    let mut reader = Reader { dec };
-    run(planes, &specs, &mut reader)?;
-    reader.dec.finish().map_err(|_| Error::corrupt("fast lossless stream does not end where it should"))
+    let width = planes.width;
+    let strips = strips(planes);
+    let mut streams = Vec::with_capacity(strips.len());
+    let lengths_size = 4 * strips.len().saturating_sub(1);
+    if rest.len() < lengths_size {
+        return Err(Error::Truncated("fast lossless strip lengths".into()));
+    }
+    let (lengths, mut data) = rest.split_at(lengths_size);
+    for length in lengths.chunks_exact(4) {
+        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+        if data.len() < length {
+            return Err(Error::Truncated("fast lossless strip".into()));
+        }
+        let (stream, after) = data.split_at(length);
+        streams.push(stream);
+        data = after;
+    }
+    streams.push(data);
+    strips.into_par_iter().zip(streams).try_for_each(|(mut strip, stream)| {
+        let dec = RansDecoder::new(stream).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
+        let mut reader = Reader { dec };
+        run(&mut strip, width, &specs, &mut reader)?;
+        reader.dec.finish().map_err(|_| Error::corrupt("fast lossless stream does not end where it should"))
+    })
 }
 
 /// What the pixel loop needs of a plane.
@@ -172,10 +242,10 @@ fn specs(planes: &Planes, bit_depth: u8) -> Vec<Spec> {
 
 /// The weights a plane predicts with, band by band.
 fn weights(spec: &Spec) -> Weights {
-    let mut out = [[0i64; INPUTS]; BANDS];
+    let mut out = [[0i32; INPUTS]; BANDS];
     for (band, fitted) in out.iter_mut().zip(&spec.fitted) {
         match fitted {
-            Some(w) => band.iter_mut().zip(w).for_each(|(o, &w)| *o = i64::from(w)),
+            Some(w) => band.iter_mut().zip(w).for_each(|(o, &w)| *o = i32::from(w)),
             None => band[MED_INPUT] = 1 << WEIGHT_BITS,
         }
     }
@@ -237,6 +307,15 @@ impl Normal {
         self.count += 1;
     }
 
+    /// Adds another set of sums to these.
+    fn merge(&mut self, other: &Normal) {
+        for (row, other) in self.xx.iter_mut().zip(&other.xx) {
+            row.iter_mut().zip(other).for_each(|(a, b)| *a += b);
+        }
+        self.xy.iter_mut().zip(&other.xy).for_each(|(a, b)| *a += b);
+        self.count += other.count;
+    }
+
     /// Solves for the first `n` weights (with a small ridge, so flat bands stay well posed)
     /// and rounds them to fixed point; falls back to the median edge detector if the system
     /// is singular.
@@ -296,11 +375,11 @@ struct PlaneState {
     tables: Vec<Table>,
 }
 
-/// The pixel loop shared by the fitting passes, the encoder and the decoder: row by row,
-/// plane by plane within a row. The encoder reads each sample from `planes`; the decoder
-/// writes each finished row into them.
-fn run<C: Coder>(planes: &mut Planes, specs: &[Spec], coder: &mut C) -> Result<()> {
-    let (w, h) = (planes.width, planes.height);
+/// The pixel loop over one strip, shared by the fitting passes, the encoder and the decoder:
+/// row by row, plane by plane within a row. The encoder reads each sample from `strip`; the
+/// decoder writes each finished row into it.
+fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut C) -> Result<()> {
+    let h = strip.first().map_or(0, |p| p.len() / w.max(1));
     let stride = w + 2 * PAD;
     let mut states = specs
         .iter()
@@ -331,7 +410,7 @@ fn run<C: Coder>(planes: &mut Planes, specs: &[Spec], coder: &mut C) -> Result<(
             let left = if y == 0 { st.spec.mid } else { st.rows[1][PAD] };
             st.rows[2][..PAD].fill(left);
             st.errors[1][PAD - 1] = st.errors[0][PAD];
-            let source = &planes.data[st.spec.plane][row..row + w];
+            let source = &strip[st.spec.plane][row..row + w];
             let (earlier, later) = residuals.split_at_mut(rank.min(2));
             let own = later.first_mut().map(|r| &mut r[..]);
             let r0 = if rank >= 1 { &earlier[0][..] } else { &none[..] };
@@ -340,10 +419,12 @@ fn run<C: Coder>(planes: &mut Planes, specs: &[Spec], coder: &mut C) -> Result<(
                 if rank == 0 { (&no_errors[..], Some(&mut first_errors[..])) } else { (&first_errors[..], None) };
             let inputs = Inputs { r0, r1, e0 };
             let outputs = Outputs { residuals: own, first_errors: own_errors };
-            if y == 0 {
-                code_row::<C, true>(st, rank, source, inputs, outputs, coder)?;
-            } else {
-                code_row::<C, false>(st, rank, source, inputs, outputs, coder)?;
+            // 8-bit samples, residuals and 16-bit weights keep the dot product within i32.
+            match (y == 0, st.spec.shift > 0) {
+                (true, false) => code_row::<C, true, false>(st, rank, source, inputs, outputs, coder)?,
+                (false, false) => code_row::<C, false, false>(st, rank, source, inputs, outputs, coder)?,
+                (true, true) => code_row::<C, true, true>(st, rank, source, inputs, outputs, coder)?,
+                (false, true) => code_row::<C, false, true>(st, rank, source, inputs, outputs, coder)?,
             }
             // Outside the image, a finished row continues with its first and last samples.
             let cur = &mut st.rows[2];
@@ -356,7 +437,7 @@ fn run<C: Coder>(planes: &mut Planes, specs: &[Spec], coder: &mut C) -> Result<(
             e[PAD + w] = last;
         }
         for st in &states {
-            planes.data[st.spec.plane][row..row + w].copy_from_slice(&st.rows[2][PAD..PAD + w]);
+            strip[st.spec.plane][row..row + w].copy_from_slice(&st.rows[2][PAD..PAD + w]);
         }
     }
     Ok(())
@@ -377,9 +458,10 @@ struct Outputs<'a> {
     first_errors: Option<&'a mut [u32]>,
 }
 
-/// Codes one row of one plane. `FIRST` is the image's first row, which has nothing above.
+/// Codes one row of one plane. `FIRST` is the strip's first row, which has nothing above;
+/// `WIDE` computes the prediction in 64 bits (16-bit samples).
 #[inline(always)]
-fn code_row<C: Coder, const FIRST: bool>(
+fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     st: &mut PlaneState,
     rank: usize,
     source: &[i32],
@@ -407,10 +489,14 @@ fn code_row<C: Coder, const FIRST: bool>(
             (above[k], above[k - 1], above[k + 1], above[k + 2], above2[k], above2[k - 1], above2[k + 1])
         };
         let gradients = (n - nw).unsigned_abs() + (west - nw).unsigned_abs() + (ne - n).unsigned_abs();
-        let band = (half_octave(gradients >> s.shift) / 2).min(BANDS - 1);
+        let band = (octave(gradients >> s.shift).saturating_sub(1)).min(BANDS - 1);
         let features = [west, n, nw, ne, ww, nn, nne, nee, nnw, med(west, n, nw), r0[x], r1[x]];
         let weights = &s.weights[band];
-        let dot: i64 = features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * w).sum();
+        let dot: i64 = if WIDE {
+            features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * i64::from(w)).sum()
+        } else {
+            i64::from(features.iter().zip(weights).map(|(&f, &w)| f * w).sum::<i32>())
+        };
         let rounded = (dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS;
         let predicted = rounded.max(i64::from(s.lo)).min(i64::from(s.hi)) as i32;
         let value = source[x];
@@ -496,8 +582,8 @@ struct Table {
 }
 
 /// First rebuild after this many tokens; the interval doubles up to `MAX_INTERVAL`.
-const FIRST_INTERVAL: u32 = 16;
-const MAX_INTERVAL: u32 = 1024;
+const FIRST_INTERVAL: u32 = 32;
+const MAX_INTERVAL: u32 = 2048;
 /// Counts are halved when their total passes this.
 const MAX_TOTAL: u64 = 1 << 13;
 /// Weight of the starting shape, in counts.
@@ -610,6 +696,56 @@ mod tests {
         let mut med_only = [0i16; INPUTS];
         med_only[MED_INPUT] = 1 << WEIGHT_BITS;
         assert_eq!(Normal::default().solve(SPATIAL), med_only);
+    }
+
+    /// A noisy gradient, `planes` planes of `width` × `height`.
+    fn test_planes(width: usize, height: usize, planes: usize) -> Planes {
+        let mut seed = 11u32;
+        let data = (0..planes)
+            .map(|p| {
+                (0..width * height)
+                    .map(|i| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        ((i % width + i / width + 40 * p) as i32 + (seed >> 28) as i32) % 256
+                    })
+                    .collect()
+            })
+            .collect();
+        Planes { width, height, data, ycocg: false }
+    }
+
+    fn round_trip(original: &Planes, threads: usize) -> (Vec<u8>, Planes) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let payload = encode(&mut original.clone(), 8).unwrap();
+            let mut decoded = Planes { data: vec![vec![0; original.width * original.height]; original.data.len()], ..original.clone() };
+            decode(&mut decoded, 8, &payload).unwrap();
+            (payload, decoded)
+        })
+    }
+
+    #[test]
+    fn strips_code_alike_on_one_and_on_several_threads() {
+        // 600 rows: three strips of 256, 256 and 88 rows.
+        let original = test_planes(37, 600, 3);
+        assert_eq!(original.height.div_ceil(strip_rows(original.height)), 3);
+        let (one, decoded_one) = round_trip(&original, 1);
+        let (four, decoded_four) = round_trip(&original, 4);
+        assert_eq!(one, four, "the payload depends on the thread count");
+        assert_eq!(decoded_one, original);
+        assert_eq!(decoded_four, original);
+    }
+
+    #[test]
+    fn a_strip_length_past_the_payload_is_an_error() {
+        let original = test_planes(5, 700, 1);
+        let (mut payload, _) = round_trip(&original, 2);
+        // One plane: the band mask, its weights, then the strip lengths.
+        let mask = payload[0];
+        let at = 1 + 2 * SPATIAL * mask.count_ones() as usize;
+        payload[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut decoded = Planes { data: vec![vec![0; 5 * 700]], ..original.clone() };
+        assert!(matches!(decode(&mut decoded, 8, &payload), Err(Error::Truncated(_))));
     }
 
     #[test]

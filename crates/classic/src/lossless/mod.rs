@@ -45,24 +45,35 @@ impl Planes {
     }
 
     /// Joins the planes back into an image of the given geometry, checking every sample.
-    pub fn into_image(mut self, width: u32, height: u32, frames: u32, bit_depth: u8) -> Result<Image> {
-        if self.ycocg {
-            for i in 0..self.data[0].len() {
-                let (r, g, b) = ycocg_r_inverse(self.data[0][i], self.data[1][i], self.data[2][i]);
-                self.data[0][i] = r;
-                self.data[1][i] = g;
-                self.data[2][i] = b;
-            }
-        }
+    pub fn into_image(self, width: u32, height: u32, frames: u32, bit_depth: u8) -> Result<Image> {
         let max = if bit_depth == 8 { 255 } else { 65535 };
-        let mut planes = Vec::with_capacity(self.data.len());
-        for p in self.data {
-            if p.iter().any(|&v| !(0..=max).contains(&v)) {
-                return Err(Error::corrupt("decoded sample outside the bit depth"));
+        let channels = self.data.len();
+        let pixels = self.width * self.height;
+        let mut samples = vec![0u16; pixels * channels];
+        // Negative samples become large as u32, so one comparison checks both ends.
+        let mut outside = false;
+        let mut first = 0;
+        if self.ycocg {
+            let (y, co, cg) = (&self.data[0][..pixels], &self.data[1][..pixels], &self.data[2][..pixels]);
+            for (i, px) in samples.chunks_exact_mut(channels).enumerate() {
+                let (r, g, b) = ycocg_r_inverse(y[i], co[i], cg[i]);
+                outside |= (r as u32 > max) | (g as u32 > max) | (b as u32 > max);
+                px[0] = r as u16;
+                px[1] = g as u16;
+                px[2] = b as u16;
             }
-            planes.push(p.into_iter().map(|v| v as u16).collect());
+            first = 3;
         }
-        Image::from_planes(width, height, frames, bit_depth, &planes)
+        for (c, plane) in self.data.iter().enumerate().skip(first) {
+            for (px, &v) in samples.chunks_exact_mut(channels).zip(&plane[..pixels]) {
+                outside |= v as u32 > max;
+                px[c] = v as u16;
+            }
+        }
+        if outside {
+            return Err(Error::corrupt("decoded sample outside the bit depth"));
+        }
+        Image::with_frames(width, height, frames, channels as u8, bit_depth, samples)
     }
 }
 
