@@ -32,9 +32,8 @@
 //! to be W, and W itself before the first sample is mid-grey); a row above the strip's second
 //! one is taken to be its first; outside the image to the left a row continues with its first
 //! sample (the current row with the first sample of the row above), to the right with its
-//! last. The
-//! starting table shapes are computed with IEEE basic operations in a fixed order and scaled
-//! to integers, so every machine builds the same frequencies.
+//! last. The starting table shapes are computed with IEEE basic operations in a fixed order
+//! and scaled to integers, so every machine builds the same frequencies.
 
 use rayon::prelude::*;
 use tessera_core::{Error, Result};

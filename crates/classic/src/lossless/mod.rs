@@ -11,6 +11,7 @@ pub mod predictive;
 pub mod rle;
 pub mod wavelet;
 
+use rayon::prelude::*;
 use tessera_core::color::{ycocg_r_forward, ycocg_r_inverse};
 use tessera_core::{EncodeParams, Error, Header, Image, Result};
 
@@ -44,32 +45,37 @@ impl Planes {
         Planes { width: img.width() as usize, height: img.total_height() as usize, data, ycocg }
     }
 
-    /// Joins the planes back into an image of the given geometry, checking every sample.
+    /// Joins the planes back into an image of the given geometry, checking every sample; rows
+    /// in parallel.
     pub fn into_image(self, width: u32, height: u32, frames: u32, bit_depth: u8) -> Result<Image> {
         let max = if bit_depth == 8 { 255 } else { 65535 };
         let channels = self.data.len();
-        let pixels = self.width * self.height;
-        let mut samples = vec![0u16; pixels * channels];
+        let w = self.width.max(1);
+        let mut samples = vec![0u16; self.width * self.height * channels];
         // Negative samples become large as u32, so one comparison checks both ends.
-        let mut outside = false;
-        let mut first = 0;
-        if self.ycocg {
-            let (y, co, cg) = (&self.data[0][..pixels], &self.data[1][..pixels], &self.data[2][..pixels]);
-            for (i, px) in samples.chunks_exact_mut(channels).enumerate() {
-                let (r, g, b) = ycocg_r_inverse(y[i], co[i], cg[i]);
-                outside |= (r as u32 > max) | (g as u32 > max) | (b as u32 > max);
-                px[0] = r as u16;
-                px[1] = g as u16;
-                px[2] = b as u16;
+        let outside = samples.par_chunks_mut(w * channels).enumerate().any(|(y, row)| {
+            let at = y * w..(y + 1) * w;
+            let mut outside = false;
+            let mut first = 0;
+            if self.ycocg {
+                let (luma, co, cg) = (&self.data[0][at.clone()], &self.data[1][at.clone()], &self.data[2][at.clone()]);
+                for (i, px) in row.chunks_exact_mut(channels).enumerate() {
+                    let (r, g, b) = ycocg_r_inverse(luma[i], co[i], cg[i]);
+                    outside |= (r as u32 > max) | (g as u32 > max) | (b as u32 > max);
+                    px[0] = r as u16;
+                    px[1] = g as u16;
+                    px[2] = b as u16;
+                }
+                first = 3;
             }
-            first = 3;
-        }
-        for (c, plane) in self.data.iter().enumerate().skip(first) {
-            for (px, &v) in samples.chunks_exact_mut(channels).zip(&plane[..pixels]) {
-                outside |= v as u32 > max;
-                px[c] = v as u16;
+            for (c, plane) in self.data.iter().enumerate().skip(first) {
+                for (px, &v) in row.chunks_exact_mut(channels).zip(&plane[at.clone()]) {
+                    outside |= v as u32 > max;
+                    px[c] = v as u16;
+                }
             }
-        }
+            outside
+        });
         if outside {
             return Err(Error::corrupt("decoded sample outside the bit depth"));
         }
