@@ -50,8 +50,12 @@ impl Planes {
     pub fn into_image(self, width: u32, height: u32, frames: u32, bit_depth: u8) -> Result<Image> {
         let max = if bit_depth == 8 { 255 } else { 65535 };
         let channels = self.data.len();
+        let pixels = self.width * self.height;
+        if channels == 0 || self.data.iter().any(|p| p.len() != pixels) {
+            return Err(Error::InvalidParam("planes differ from the image size".into()));
+        }
         let w = self.width.max(1);
-        let mut samples = vec![0u16; self.width * self.height * channels];
+        let mut samples = vec![0u16; pixels * channels];
         // Negative samples become large as u32, so one comparison checks both ends.
         let outside = samples.par_chunks_mut(w * channels).enumerate().any(|(y, row)| {
             let at = y * w..(y + 1) * w;
