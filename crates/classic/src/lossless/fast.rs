@@ -672,15 +672,18 @@ mod tests {
         assert_eq!(token(24), (17, 0, 3));
     }
 
+    /// The next 16 bits of a linear congruential sequence.
+    fn random(seed: &mut u32) -> i32 {
+        *seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (*seed >> 16) as i32
+    }
+
     #[test]
     fn least_squares_recovers_a_linear_rule() {
         // value = (3·W + N) / 4 exactly, over inputs that vary independently.
         let mut normal = Normal::default();
         let mut seed = 7u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            (seed >> 16) as i32 % 64
-        };
+        let mut next = || random(&mut seed) % 64;
         for _ in 0..5000 {
             let mut inputs = [0i32; INPUTS];
             inputs.iter_mut().for_each(|v| *v = next());
@@ -703,10 +706,7 @@ mod tests {
         let data = (0..planes)
             .map(|p| {
                 (0..width * height)
-                    .map(|i| {
-                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                        ((i % width + i / width + 40 * p) as i32 + (seed >> 28) as i32) % 256
-                    })
+                    .map(|i| ((i % width + i / width + 40 * p) as i32 + (random(&mut seed) >> 12)) % 256)
                     .collect()
             })
             .collect();
