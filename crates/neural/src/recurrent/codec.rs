@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use burn::tensor::{Tensor, TensorData};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_core::{
     Codec, Container, EncodeParams, Encoded, Error, Header, Image, ModelTag, Result, TruncateTarget,
@@ -17,14 +18,20 @@ use crate::photo::codec::device;
 use crate::photo::weights;
 use crate::rng::Rng;
 
-const VERSION: u8 = 1;
+/// Format version: 2 runs the network on tiles ([`tiles`]); 1, still decoded, on the whole
+/// picture.
+const VERSION: u8 = 2;
 /// Most iterations a file may hold.
 pub const MAX_ITERATIONS: u8 = 16;
 const DEFAULT_ITERATIONS: f32 = 8.0;
 /// The variant used when none is asked for.
 pub const DEFAULT_VARIANT: &str = "gru-additive";
-/// Largest image the network runs on whole.
+/// Largest image the codec takes.
 const MAX_PIXELS: usize = 1 << 24;
+/// Largest side of the tiles the network runs on. Each tile is coded by the network on its
+/// own, as if it were a picture, so tiles encode and decode in parallel; only the bits'
+/// entropy coding sees the whole picture.
+const TILE: usize = 256;
 
 /// What a recurrent model file says about itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -80,8 +87,9 @@ fn variant_of(params: &EncodeParams) -> Result<Variant> {
     })
 }
 
-fn parse_params(params: &[u8]) -> Result<(Variant, usize)> {
-    let [VERSION, unit, framework, k] = *params else {
+/// The variant, the iteration count and the format version.
+fn parse_params(params: &[u8]) -> Result<(Variant, usize, u8)> {
+    let [version @ (1 | VERSION), unit, framework, k] = *params else {
         return Err(Error::corrupt("codec parameters"));
     };
     let unit = *Unit::ALL
@@ -93,16 +101,84 @@ fn parse_params(params: &[u8]) -> Result<(Variant, usize)> {
     if !(1..=MAX_ITERATIONS).contains(&k) {
         return Err(Error::corrupt("iteration count"));
     }
-    Ok((Variant { unit, framework }, usize::from(k)))
+    Ok((Variant { unit, framework }, usize::from(k), version))
 }
 
-fn params_bytes(v: Variant, k: usize) -> Vec<u8> {
+fn params_bytes(v: Variant, k: usize, version: u8) -> Vec<u8> {
     let unit = Unit::ALL.iter().position(|&u| u == v.unit).unwrap_or(0) as u8;
     let fw = Framework::ALL
         .iter()
         .position(|&f| f == v.framework)
         .unwrap_or(0) as u8;
-    vec![VERSION, unit, fw, k as u8]
+    vec![version, unit, fw, k as u8]
+}
+
+/// A window of the padded picture, or of the bit maps: corner and size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Tile {
+    x: usize,
+    y: usize,
+    w: usize,
+    h: usize,
+}
+
+impl Tile {
+    /// The same window in units of `n` pixels.
+    fn shrunk(self, n: usize) -> Tile {
+        Tile {
+            x: self.x / n,
+            y: self.y / n,
+            w: self.w / n,
+            h: self.h / n,
+        }
+    }
+}
+
+/// Cuts a side of `n` pixels (a multiple of `ALIGN`) into near-equal spans of at most `TILE`,
+/// each a multiple of `ALIGN`: (start, length) pairs.
+fn spans(n: usize) -> Vec<(usize, usize)> {
+    let blocks = n / ALIGN;
+    let count = n.div_ceil(TILE).max(1);
+    (0..count)
+        .map(|i| {
+            let (a, b) = (blocks * i / count, blocks * (i + 1) / count);
+            (a * ALIGN, (b - a) * ALIGN)
+        })
+        .collect()
+}
+
+/// The tiles of a padded picture, row by row (version 1: the whole picture).
+fn tiles(pw: usize, ph: usize, version: u8) -> Vec<Tile> {
+    if version == 1 {
+        return vec![Tile { x: 0, y: 0, w: pw, h: ph }];
+    }
+    let columns = spans(pw);
+    spans(ph)
+        .into_iter()
+        .flat_map(|(y, h)| columns.iter().map(move |&(x, w)| Tile { x, y, w, h }))
+        .collect()
+}
+
+/// Copies window `t` out of `full`, `channels` maps of `height`×`width`.
+fn window<T: Copy>(full: &[T], channels: usize, height: usize, width: usize, t: Tile) -> Vec<T> {
+    let mut out = Vec::with_capacity(channels * t.h * t.w);
+    for c in 0..channels {
+        for y in t.y..t.y + t.h {
+            let row = (c * height + y) * width;
+            out.extend_from_slice(&full[row + t.x..row + t.x + t.w]);
+        }
+    }
+    out
+}
+
+/// Writes `part` (as [`window`] returns it) back into window `t` of `full`, maps of
+/// `height`×`width`.
+fn put<T: Copy>(full: &mut [T], height: usize, width: usize, t: Tile, part: &[T]) {
+    for (i, src) in part.chunks_exact(t.w).enumerate() {
+        let (c, y) = (i / t.h, t.y + i % t.h);
+        let row = (c * height + y) * width;
+        full[row + t.x..row + t.x + t.w].copy_from_slice(src);
+    }
 }
 
 fn check_size(w: usize, h: usize) -> Result<()> {
@@ -118,38 +194,52 @@ fn check_size(w: usize, h: usize) -> Result<()> {
 pub fn encode_with(m: &Loaded, image: &Image, k: usize) -> Result<(Vec<u8>, Vec<f64>)> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let (pw, ph) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
-    let dev = device();
     let planar: Vec<f32> = crate::photo::codec::to_planar_padded(image, pw, ph)
         .into_iter()
         .map(|v| v - 0.5)
         .collect();
-    let x = Tensor::<4>::from_data(TensorData::new(planar, [1, 3, ph, pw]), &dev);
-    let mut p = m.model.start(1, ph, pw, &dev);
-    let mut coder = BitCoder::new(ph / ALIGN, pw / ALIGN);
+    let tiles = tiles(pw, ph, VERSION);
+    let coded: Vec<(Vec<Vec<u8>>, Vec<f64>)> = tiles
+        .par_iter()
+        .map(|&t| encode_tile(m, image, &window(&planar, 3, ph, pw, t), t, k))
+        .collect();
+    let (gh, gw) = (ph / ALIGN, pw / ALIGN);
+    let mut coder = BitCoder::new(gh, gw);
     let mut payload = Vec::new();
-    let mut errors = Vec::with_capacity(k);
+    for i in 0..k {
+        let mut grid = vec![0u8; BITS * gh * gw];
+        for (t, (bits, _)) in tiles.iter().zip(&coded) {
+            put(&mut grid, gh, gw, t.shrunk(ALIGN), &bits[i]);
+        }
+        bits::push(&mut payload, &coder.encode(&grid));
+    }
+    let errors = (0..k)
+        .map(|i| coded.iter().map(|(_, e)| e[i]).sum())
+        .collect();
+    Ok((payload, errors))
+}
+
+/// Runs `k` iterations on one tile (`x`: its pixels less ½); returns each iteration's bits
+/// and the squared error of each prefix over the tile's pixels inside the image.
+fn encode_tile(m: &Loaded, image: &Image, x: &[f32], t: Tile, k: usize) -> (Vec<Vec<u8>>, Vec<f64>) {
+    let dev = device();
+    let x = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [1, 3, t.h, t.w]), &dev);
+    let mut p = m.model.start(1, t.h, t.w, &dev);
+    let (mut bits, mut errors) = (Vec::with_capacity(k), Vec::with_capacity(k));
     let mut residual = x.clone();
     for _ in 0..k {
         let b = binarize(m.model.encode_step(residual, &mut p));
-        let bits: Vec<u8> = b
-            .to_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default()
-            .iter()
-            .map(|&v| u8::from(v > 0.0))
-            .collect();
-        bits::push(&mut payload, &coder.encode(&bits));
+        bits.push(values(&b).iter().map(|&v| u8::from(v > 0.0)).collect());
         let picture = m.model.decode_step(b, &mut p);
-        let rec = to_image(&picture, pw, ph, w, h, image.channels());
-        errors.push(squared_error(image, &rec));
+        errors.push(tile_error(image, &pixels(&picture), t));
         residual = x.clone() - picture;
     }
-    Ok((payload, errors))
+    (bits, errors)
 }
 
 /// Decodes a payload with the loaded model, which the container must name.
 pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
-    let (_, k) = parse_params(params)?;
+    let (_, k, version) = parse_params(params)?;
     if header.model.as_ref() != Some(&m.tag) {
         return Err(Error::corrupt(
             "container does not name this model's weights",
@@ -167,38 +257,64 @@ pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -
         ));
     }
     let (pw, ph) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
-    let dev = device();
-    let mut p = m.model.start(1, ph, pw, &dev);
-    let mut coder = BitCoder::new(ph / ALIGN, pw / ALIGN);
-    let mut picture = Tensor::<4>::zeros([1, 3, ph, pw], &dev);
-    for s in streams {
-        let bits = coder.decode(s)?;
-        let b: Vec<f32> = bits
-            .iter()
-            .map(|&v| if v == 1 { 1.0 } else { -1.0 })
-            .collect();
-        let b = Tensor::<4>::from_data(TensorData::new(b, [1, BITS, ph / ALIGN, pw / ALIGN]), &dev);
-        picture = m.model.decode_step(b, &mut p);
-    }
-    Ok(to_image(&picture, pw, ph, w, h, header.channels))
-}
-
-fn to_image(picture: &Tensor<4>, pw: usize, ph: usize, w: usize, h: usize, channels: u8) -> Image {
-    let v: Vec<f32> = picture
-        .to_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
+    let (gh, gw) = (ph / ALIGN, pw / ALIGN);
+    let mut coder = BitCoder::new(gh, gw);
+    let grids = streams
         .iter()
-        .map(|x| x + 0.5)
+        .map(|s| coder.decode(s))
+        .collect::<Result<Vec<_>>>()?;
+    let tiles = tiles(pw, ph, version);
+    let pictures: Vec<Vec<f32>> = tiles
+        .par_iter()
+        .map(|&t| {
+            let dev = device();
+            let g = t.shrunk(ALIGN);
+            let mut p = m.model.start(1, t.h, t.w, &dev);
+            let mut picture = Tensor::<4>::zeros([1, 3, t.h, t.w], &dev);
+            for grid in &grids {
+                let b: Vec<f32> = window(grid, BITS, gh, gw, g)
+                    .iter()
+                    .map(|&v| if v == 1 { 1.0 } else { -1.0 })
+                    .collect();
+                let b = Tensor::<4>::from_data(TensorData::new(b, [1, BITS, g.h, g.w]), &dev);
+                picture = m.model.decode_step(b, &mut p);
+            }
+            pixels(&picture)
+        })
         .collect();
-    crate::photo::codec::from_planar(&v, pw, ph, w, h, channels)
+    let mut planar = vec![0.0f32; 3 * ph * pw];
+    for (&t, picture) in tiles.iter().zip(&pictures) {
+        put(&mut planar, ph, pw, t, picture);
+    }
+    Ok(crate::photo::codec::from_planar(&planar, pw, ph, w, h, header.channels))
 }
 
-fn squared_error(a: &Image, b: &Image) -> f64 {
-    a.samples()
-        .iter()
-        .zip(b.samples())
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+fn values(t: &Tensor<4>) -> Vec<f32> {
+    t.to_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+/// A picture's samples in [0, 1] (the network works on them less ½).
+fn pixels(picture: &Tensor<4>) -> Vec<f32> {
+    values(picture).iter().map(|x| x + 0.5).collect()
+}
+
+/// The squared error of tile `t`'s picture against `image`, over its pixels inside the image,
+/// rounded as the decoder rounds them.
+fn tile_error(image: &Image, picture: &[f32], t: Tile) -> f64 {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (vw, vh) = (w.saturating_sub(t.x).min(t.w), h.saturating_sub(t.y).min(t.h));
+    if vw == 0 || vh == 0 {
+        return 0.0;
+    }
+    let rec = crate::photo::codec::from_planar(picture, t.w, t.h, vw, vh, image.channels());
+    let c = usize::from(image.channels());
+    let (s, r) = (image.samples(), rec.samples());
+    (0..vh)
+        .flat_map(|y| {
+            let at = ((t.y + y) * w + t.x) * c;
+            s[at..at + vw * c].iter().zip(&r[y * vw * c..(y + 1) * vw * c])
+        })
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
         .sum()
 }
 
@@ -269,7 +385,7 @@ impl Codec for RnnCodec {
         }
         let header = Header::for_image(self.name(), image, Some(m.tag.clone()));
         let mut enc = Encoded {
-            params: params_bytes(variant, keep),
+            params: params_bytes(variant, keep, VERSION),
             payload: prefix(&payload, keep)?,
             model: Some(m.tag.clone()),
         };
@@ -286,7 +402,7 @@ impl Codec for RnnCodec {
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
-        let (variant, _) = parse_params(params)?;
+        let (variant, ..) = parse_params(params)?;
         decode_with(&*load(variant)?, header, params, payload)
     }
 
@@ -297,7 +413,7 @@ impl Codec for RnnCodec {
         payload: &[u8],
         target: TruncateTarget,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
-        let (variant, k) = parse_params(params)?;
+        let (variant, k, version) = parse_params(params)?;
         let held = bits::split(payload)?.len();
         if held != k {
             return Err(Error::corrupt(
@@ -318,7 +434,7 @@ impl Codec for RnnCodec {
                 let fits = |n: usize| -> Result<bool> {
                     let c = Container {
                         header: header.clone(),
-                        params: params_bytes(variant, n),
+                        params: params_bytes(variant, n, version),
                         payload: prefix(payload, n)?,
                     };
                     Ok(c.to_bytes()?.len() as f64 * 8.0 / pixels <= bpp)
@@ -334,7 +450,7 @@ impl Codec for RnnCodec {
                 })?
             }
         };
-        Ok((params_bytes(variant, keep), prefix(payload, keep)?))
+        Ok((params_bytes(variant, keep, version), prefix(payload, keep)?))
     }
 
     fn qualities(&self) -> Option<Vec<f32>> {
@@ -355,8 +471,48 @@ impl Codec for RnnCodec {
     }
 
     fn model(&self, params: &[u8]) -> Option<ModelTag> {
-        let (variant, _) = parse_params(params).ok()?;
+        let (variant, ..) = parse_params(params).ok()?;
         let name = model_name(variant);
         Some(weights::tag(&name, &weights::find(&name).ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_the_picture_once_in_aligned_spans() {
+        assert_eq!(spans(768), vec![(0, 256), (256, 256), (512, 256)]);
+        assert_eq!(spans(272), vec![(0, 128), (128, 144)]);
+        assert_eq!(spans(16), vec![(0, 16)]);
+        for (pw, ph) in [(768, 512), (272, 48), (16, 16), (1040, 784)] {
+            let mut seen = vec![0u8; pw * ph];
+            for t in tiles(pw, ph, VERSION) {
+                assert!(t.w <= TILE && t.h <= TILE && t.w % ALIGN == 0 && t.h % ALIGN == 0);
+                for y in t.y..t.y + t.h {
+                    seen[y * pw + t.x..y * pw + t.x + t.w].iter_mut().for_each(|s| *s += 1);
+                }
+            }
+            assert!(seen.iter().all(|&s| s == 1), "{pw}×{ph}");
+        }
+        assert_eq!(tiles(768, 512, 1), vec![Tile { x: 0, y: 0, w: 768, h: 512 }]);
+    }
+
+    #[test]
+    fn windows_put_back_where_they_came_from() {
+        let (c, h, w) = (2, 6, 10);
+        let full: Vec<u32> = (0..(c * h * w) as u32).collect();
+        let t = Tile { x: 3, y: 2, w: 4, h: 3 };
+        let part = window(&full, c, h, w, t);
+        assert_eq!(part[..4], [23, 24, 25, 26]);
+        assert_eq!(part[12], 60 + 23);
+        let mut back = vec![0; c * h * w];
+        put(&mut back, h, w, t, &part);
+        for (i, (&b, &f)) in back.iter().zip(&full).enumerate() {
+            let (y, x) = (i / w % h, i % w);
+            let inside = (2..5).contains(&y) && (3..7).contains(&x);
+            assert_eq!(b, if inside { f } else { 0 });
+        }
     }
 }
