@@ -25,19 +25,29 @@ pub const MAX_BITS: u32 = 16;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RansModel {
     bits: u32,
-    start: Vec<u32>,
-    freq: Vec<u32>,
+    /// Each symbol's start and frequency.
+    ranges: Vec<(u32, u32)>,
+    /// The symbol of each of the `2^bits` slots.
     slots: Vec<u16>,
 }
 
 impl RansModel {
     /// Scales `counts` to a total of `2^bits` (every non-zero count keeps frequency ≥ 1).
     pub fn from_counts(counts: &[u64], bits: u32) -> Result<Self> {
-        if !(1..=MAX_BITS).contains(&bits) || counts.len() > 1 << 16 {
-            return Err(Error::InvalidModel(format!("rANS precision {bits} bits, {} symbols", counts.len())));
+        let mut model = RansModel { bits, ranges: Vec::new(), slots: Vec::new() };
+        model.refit(counts)?;
+        Ok(model)
+    }
+
+    /// Replaces the frequencies with `counts` scaled to this model's precision, reusing its
+    /// tables (for adaptive coders that rebuild their models often).
+    pub fn refit(&mut self, counts: &[u64]) -> Result<()> {
+        if !(1..=MAX_BITS).contains(&self.bits) || counts.len() > 1 << 16 {
+            return Err(Error::InvalidModel(format!("rANS precision {} bits, {} symbols", self.bits, counts.len())));
         }
-        let freq = scale_counts(counts, 1 << bits)?;
-        Self::from_frequencies(freq, bits)
+        let freq = scale_counts(counts, 1 << self.bits)?;
+        self.fill(&freq);
+        Ok(())
     }
 
     /// A model whose frequencies already sum to `2^bits`.
@@ -48,20 +58,26 @@ impl RansModel {
         if freq.iter().map(|&f| u64::from(f)).sum::<u64>() != 1 << bits {
             return Err(Error::InvalidModel(format!("frequencies must sum to 2^{bits}")));
         }
-        let mut start = Vec::with_capacity(freq.len());
-        let mut slots = Vec::with_capacity(1 << bits);
+        let mut model = RansModel { bits, ranges: Vec::new(), slots: Vec::new() };
+        model.fill(&freq);
+        Ok(model)
+    }
+
+    /// Sets the tables from frequencies that sum to `2^bits`.
+    fn fill(&mut self, freq: &[u32]) {
+        self.ranges.clear();
+        self.slots.clear();
         let mut acc = 0;
         for (s, &f) in freq.iter().enumerate() {
-            start.push(acc);
+            self.ranges.push((acc, f));
             acc += f;
-            slots.extend(std::iter::repeat_n(s as u16, f as usize));
+            self.slots.extend(std::iter::repeat_n(s as u16, f as usize));
         }
-        Ok(RansModel { bits, start, freq, slots })
     }
 
     /// Number of symbols.
     pub fn num_symbols(&self) -> usize {
-        self.freq.len()
+        self.ranges.len()
     }
 
     /// Precision in bits.
@@ -71,7 +87,7 @@ impl RansModel {
 
     /// The frequency of `symbol` (out of `2^bits`).
     pub fn frequency(&self, symbol: usize) -> Option<u32> {
-        self.freq.get(symbol).copied()
+        self.ranges.get(symbol).map(|&(_, f)| f)
     }
 }
 
@@ -90,9 +106,9 @@ impl RansEncoder {
     /// Queues `symbol` under `model`; an error for a symbol outside it or of frequency zero.
     #[inline]
     pub fn encode(&mut self, model: &RansModel, symbol: usize) -> Result<()> {
-        match model.freq.get(symbol) {
-            Some(&f) if f > 0 => {
-                self.pending.push((model.start[symbol], f, model.bits));
+        match model.ranges.get(symbol) {
+            Some(&(start, f)) if f > 0 => {
+                self.pending.push((start, f, model.bits));
                 Ok(())
             }
             _ => Err(Error::BadSymbol(symbol)),
@@ -137,10 +153,10 @@ impl RansEncoder {
 /// Reads symbols in the order they were given to the encoder.
 #[derive(Clone, Debug)]
 pub struct RansDecoder<'a> {
+    /// The state the next symbol is read from, then the other one: the two alternate.
     state: [u32; 2],
     data: &'a [u8],
     pos: usize,
-    count: usize,
 }
 
 impl<'a> RansDecoder<'a> {
@@ -154,25 +170,18 @@ impl<'a> RansDecoder<'a> {
         if state.iter().any(|&x| x < LOW) {
             return Err(Error::Corrupt("rANS state below its range"));
         }
-        Ok(RansDecoder { state, data, pos: 8, count: 0 })
+        Ok(RansDecoder { state, data, pos: 8 })
     }
 
     /// Decodes one symbol under `model`.
     #[inline]
     pub fn decode(&mut self, model: &RansModel) -> Result<usize> {
-        let x = &mut self.state[self.count & 1];
-        self.count += 1;
+        let x = self.state[0];
         let mask = (1u32 << model.bits) - 1;
-        let slot = *x & mask;
+        let slot = x & mask;
         let s = usize::from(model.slots[slot as usize]);
-        *x = model.freq[s] * (*x >> model.bits) + slot - model.start[s];
-        if *x < LOW {
-            let Some(w) = self.data.get(self.pos..self.pos + 2) else {
-                return Err(Error::Truncated);
-            };
-            *x = (*x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
-            self.pos += 2;
-        }
+        let (start, freq) = model.ranges[s];
+        self.advance(freq * (x >> model.bits) + slot - start)?;
         Ok(s)
     }
 
@@ -182,18 +191,23 @@ impl<'a> RansDecoder<'a> {
         if bits == 0 {
             return Ok(0);
         }
-        let x = &mut self.state[self.count & 1];
-        self.count += 1;
-        let value = *x & ((1u32 << bits) - 1);
-        *x >>= bits;
-        if *x < LOW {
+        let x = self.state[0];
+        self.advance(x >> bits)?;
+        Ok(x & ((1u32 << bits) - 1))
+    }
+
+    /// Refills the state just used to `x` and passes to the other one.
+    #[inline]
+    fn advance(&mut self, mut x: u32) -> Result<()> {
+        if x < LOW {
             let Some(w) = self.data.get(self.pos..self.pos + 2) else {
                 return Err(Error::Truncated);
             };
-            *x = (*x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+            x = (x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
             self.pos += 2;
         }
-        Ok(value)
+        self.state = [self.state[1], x];
+        Ok(())
     }
 
     /// Checks that the stream ended exactly: both states back at the start, every word read.

@@ -65,6 +65,40 @@ const PAD: usize = 2;
 const STRIPS: usize = 8;
 const MIN_STRIP_ROWS: usize = 256;
 
+/// The gradient band of a gradient sum below 256 (larger sums are in the last band): its
+/// octave less one. The pixel loop reads these two tables instead of computing octaves.
+const BAND_OF: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut g = 0;
+    while g < 256 {
+        let band = octave(g as u32).saturating_sub(1);
+        table[g] = if band < BANDS { band } else { BANDS - 1 } as u8;
+        g += 1;
+    }
+    table
+};
+/// The activity class of an energy below `CLASS_TABLE`.
+const CLASS_TABLE: usize = 4096;
+const CLASS_OF: [u8; CLASS_TABLE] = {
+    let mut table = [0u8; CLASS_TABLE];
+    let mut e = 0;
+    while e < CLASS_TABLE {
+        let class = half_octave(e as u32);
+        table[e] = if class < CONTEXTS { class } else { CONTEXTS - 1 } as u8;
+        e += 1;
+    }
+    table
+};
+
+/// The activity class of `energy` (on the 8-bit scale).
+#[inline]
+fn class_of(energy: u32) -> usize {
+    match CLASS_OF.get(energy as usize) {
+        Some(&class) => usize::from(class),
+        None => half_octave(energy).min(CONTEXTS - 1),
+    }
+}
+
 /// One plane's predictor weights per band.
 type Weights = [[i32; INPUTS]; BANDS];
 
@@ -392,9 +426,10 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
         })
         .collect::<Result<Vec<_>>>()?;
     // Signed residuals of the first two planes in the current row, and the first plane's
-    // magnitudes; zeros stand in for planes that have none.
-    let mut residuals = [vec![0i32; w], vec![0i32; w]];
-    let mut first_errors = vec![0u32; w];
+    // magnitudes; zeros stand in for planes that have none. Later planes write theirs to
+    // spare rows that nothing reads.
+    let mut residuals = [vec![0i32; w], vec![0i32; w], vec![0i32; w]];
+    let (mut first_errors, mut spare_errors) = (vec![0u32; w], vec![0u32; w]);
     let none = vec![0i32; w];
     let no_errors = vec![0u32; w];
     for y in 0..h {
@@ -411,13 +446,12 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
             st.errors[1][PAD - 1] = st.errors[0][PAD];
             let source = &strip[st.spec.plane][row..row + w];
             let (earlier, later) = residuals.split_at_mut(rank.min(2));
-            let own = later.first_mut().map(|r| &mut r[..]);
             let r0 = if rank >= 1 { &earlier[0][..] } else { &none[..] };
             let r1 = if rank >= 2 { &earlier[1][..] } else { &none[..] };
-            let (e0, own_errors) =
-                if rank == 0 { (&no_errors[..], Some(&mut first_errors[..])) } else { (&first_errors[..], None) };
+            let (e0, errors) =
+                if rank == 0 { (&no_errors[..], &mut first_errors[..]) } else { (&first_errors[..], &mut spare_errors[..]) };
             let inputs = Inputs { r0, r1, e0 };
-            let outputs = Outputs { residuals: own, first_errors: own_errors };
+            let outputs = Outputs { residuals: &mut later[0], errors };
             // 8-bit samples, residuals and 16-bit weights keep the dot product within i32.
             match (y == 0, st.spec.shift > 0) {
                 (true, false) => code_row::<C, true, false>(st, rank, source, inputs, outputs, coder)?,
@@ -451,10 +485,10 @@ struct Inputs<'a> {
     e0: &'a [u32],
 }
 
-/// What a plane's row leaves for the later planes.
+/// What a plane's row leaves for the later planes: its signed residuals and their magnitudes.
 struct Outputs<'a> {
-    residuals: Option<&'a mut [i32]>,
-    first_errors: Option<&'a mut [u32]>,
+    residuals: &'a mut [i32],
+    errors: &'a mut [u32],
 }
 
 /// Codes one row of one plane. `FIRST` is the strip's first row, which has nothing above;
@@ -465,7 +499,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     rank: usize,
     source: &[i32],
     inputs: Inputs<'_>,
-    mut outputs: Outputs<'_>,
+    outputs: Outputs<'_>,
     coder: &mut C,
 ) -> Result<()> {
     let w = source.len();
@@ -475,6 +509,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     let [e_above, e_cur] = &mut st.errors;
     let (e_above, e_cur) = (&e_above[..w + 2 * PAD], &mut e_cur[..w + 2 * PAD]);
     let (r0, r1, e0) = (&inputs.r0[..w], &inputs.r1[..w], &inputs.e0[..w]);
+    let (out_residuals, out_errors) = (&mut outputs.residuals[..w], &mut outputs.errors[..w]);
     let tables = &mut st.tables[..CONTEXTS];
     let range = s.hi - s.lo + 1;
     let half = range / 2;
@@ -488,16 +523,16 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
             (above[k], above[k - 1], above[k + 1], above[k + 2], above2[k], above2[k - 1], above2[k + 1])
         };
         let gradients = (n - nw).unsigned_abs() + (west - nw).unsigned_abs() + (ne - n).unsigned_abs();
-        let band = (octave(gradients >> s.shift).saturating_sub(1)).min(BANDS - 1);
+        let band = usize::from(BAND_OF[(gradients >> s.shift).min(255) as usize]);
         let features = [west, n, nw, ne, ww, nn, nne, nee, nnw, med(west, n, nw), r0[x], r1[x]];
         let weights = &s.weights[band];
-        let dot: i64 = if WIDE {
-            features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * i64::from(w)).sum()
+        let predicted = if WIDE {
+            let dot: i64 = features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * i64::from(w)).sum();
+            ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).max(i64::from(s.lo)).min(i64::from(s.hi)) as i32
         } else {
-            i64::from(features.iter().zip(weights).map(|(&f, &w)| f * w).sum::<i32>())
+            let dot: i32 = features.iter().zip(weights).map(|(&f, &w)| f * w).sum();
+            ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).max(s.lo).min(s.hi)
         };
-        let rounded = (dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS;
-        let predicted = rounded.max(i64::from(s.lo)).min(i64::from(s.hi)) as i32;
         let value = source[x];
         coder.observe(rank, band, &features, value);
         // Activity: local gradients plus the residual sizes around this sample, the west one
@@ -505,7 +540,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         // (Above the first row the residual buffer holds zeros.)
         let (e_w, e_n, e_ne, e_nw) = (e_cur[k - 1], e_above[k], e_above[k + 1], e_above[k - 1]);
         let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * e0[x];
-        let class = half_octave(energy >> s.shift).min(CONTEXTS - 1);
+        let class = class_of(energy >> s.shift);
         let mut r = value - predicted;
         if r < -half {
             r += range;
@@ -526,12 +561,8 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         cur[k] = v;
         let magnitude = r.unsigned_abs();
         e_cur[k] = magnitude;
-        if let Some(out) = outputs.residuals.as_deref_mut() {
-            out[x] = r;
-        }
-        if let Some(out) = outputs.first_errors.as_deref_mut() {
-            out[x] = magnitude;
-        }
+        out_residuals[x] = r;
+        out_errors[x] = magnitude;
     }
     Ok(())
 }
@@ -574,8 +605,8 @@ fn untoken(t: u32, extra: u32) -> u32 {
 /// so the table follows the image.
 struct Table {
     counts: Vec<u64>,
-    total: u64,
-    since: u32,
+    /// Tokens until the next rebuild, and the interval it starts.
+    left: u32,
     interval: u32,
     model: RansModel,
 }
@@ -617,9 +648,8 @@ impl Table {
         }
         // Every token keeps a count of at least one, so any residual can be coded.
         let counts: Vec<u64> = mass.iter().map(|&m| (m / sum * PRIOR_WEIGHT).round() as u64 + 1).collect();
-        let total = counts.iter().sum();
         let model = Self::model(&counts)?;
-        Ok(Table { counts, total, since: 0, interval: FIRST_INTERVAL, model })
+        Ok(Table { counts, left: FIRST_INTERVAL, interval: FIRST_INTERVAL, model })
     }
 
     fn model(counts: &[u64]) -> Result<RansModel> {
@@ -630,9 +660,8 @@ impl Table {
     #[inline]
     fn learn(&mut self, t: usize) -> Result<()> {
         self.counts[t] += 1;
-        self.total += 1;
-        self.since += 1;
-        if self.since >= self.interval {
+        self.left -= 1;
+        if self.left == 0 {
             self.rebuild()?;
         }
         Ok(())
@@ -641,16 +670,12 @@ impl Table {
     /// Rebuilds the model from the counts, halving them first when their total is large.
     #[cold]
     fn rebuild(&mut self) -> Result<()> {
-        if self.total > MAX_TOTAL {
-            self.total = 0;
-            for c in &mut self.counts {
-                *c = (*c + 1) / 2;
-                self.total += *c;
-            }
+        if self.counts.iter().sum::<u64>() > MAX_TOTAL {
+            self.counts.iter_mut().for_each(|c| *c = (*c + 1) / 2);
         }
-        self.model = Self::model(&self.counts)?;
-        self.since = 0;
+        self.model.refit(&self.counts).map_err(|e| Error::InvalidParam(format!("fast lossless table: {e}")))?;
         self.interval = (2 * self.interval).min(MAX_INTERVAL);
+        self.left = self.interval;
         Ok(())
     }
 }

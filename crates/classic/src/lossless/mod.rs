@@ -231,13 +231,13 @@ pub fn choose_transform(image: &Image, params: &EncodeParams) -> Result<bool> {
 
 /// ⌈log2(v + 1)⌉: 0 for 0, 1 for 1, 2 for 2..=3, …
 #[inline]
-pub(crate) fn octave(v: u32) -> usize {
+pub(crate) const fn octave(v: u32) -> usize {
     (u32::BITS - v.leading_zeros()) as usize
 }
 
 /// Half-octave classes: 0, 1, then two classes per octave (the top bit and the one below it).
 #[inline]
-pub(crate) fn half_octave(v: u32) -> usize {
+pub(crate) const fn half_octave(v: u32) -> usize {
     let o = octave(v);
     if o < 2 {
         o
