@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tessera_core::io::{encode_image, Format};
 use tessera_core::{pipeline, Codec, Container, EncodeParams, Error, Image, TruncateTarget};
-use tessera_neural::recurrent::codec::RnnCodec;
+use tessera_neural::recurrent::codec::{RnnCodec, DEFAULT_VARIANT};
 use tessera_neural::recurrent::train::{self, Plan, RunConfig};
 
 fn lcg(seed: &mut u64) -> u64 {
@@ -53,6 +53,7 @@ fn plan(dir: PathBuf, photos: &Path, steps: u64) -> Plan {
         dir,
         train: vec![photos.to_path_buf()],
         steps,
+        decay_from: None,
         max_seconds: None,
         checkpoint_every: 1e9,
         progress: false,
@@ -92,9 +93,9 @@ fn progressive_files_round_trip_and_truncate() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = folder(tmp.path());
     let run = tmp.path().join("run");
-    train::run(config("gru-additive"), &plan(run.clone(), &photos, 3)).unwrap();
+    train::run(config(DEFAULT_VARIANT), &plan(run.clone(), &photos, 3)).unwrap();
     let models = tmp.path().join("models");
-    train::export(&run, &models.join("rnn-gru-additive.safetensors"), false).unwrap();
+    train::export(&run, &models.join(format!("rnn-{DEFAULT_VARIANT}.safetensors")), false).unwrap();
     std::env::set_var("TESSERA_MODELS", &models);
     let codec = RnnCodec;
     let mut seed = 3;

@@ -33,6 +33,9 @@ pub struct RunState {
     pub step: u64,
     pub rng: u64,
     pub seconds: f64,
+    /// The step from which the last invocation trained at a tenth of the learning rate.
+    #[serde(default)]
+    pub decay_from: Option<u64>,
 }
 
 /// Where the data is and how long to go.
@@ -40,6 +43,8 @@ pub struct Plan {
     pub dir: PathBuf,
     pub train: Vec<PathBuf>,
     pub steps: u64,
+    /// From this step on the learning rate is a tenth (the end of a run's schedule).
+    pub decay_from: Option<u64>,
     pub max_seconds: Option<f64>,
     pub checkpoint_every: f64,
     pub progress: bool,
@@ -124,10 +129,12 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 step: 0,
                 rng: rng.state,
                 seconds: 0.0,
+                decay_from: None,
             };
             (model, checkpoint::optimiser(), state)
         }
     };
+    state.decay_from = plan.decay_from;
     std::fs::create_dir_all(&plan.dir)?;
     let photos: Vec<Photo> = data::load_folders(&plan.train, cfg.patch)?;
     let mut log = append_csv(
@@ -171,7 +178,12 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step
             )));
         }
-        model = optim.step(cfg.lr, model, grads);
+        let lr = if plan.decay_from.is_some_and(|d| state.step >= d) {
+            cfg.lr * 0.1
+        } else {
+            cfg.lr
+        };
+        model = optim.step(lr, model, grads);
         state.step += 1;
         state.seconds += t.elapsed().as_secs_f64();
         bar.set_position(state.step);
@@ -228,9 +240,9 @@ pub fn export(
          recurrent layers (64, 64, 32, 16; 3×3 input and 1×1 hidden kernels) each followed by depth-to-space ×2, output 1×1 → RGB (tanh). Channel counts are an \
          eighth of the paper's so that training runs on a 2-core CPU. Weights in f16 ({len} bytes).\n\n\
          ## Training\n\nRandom {p}×{p} crops with flips from CID22 training and CLIC 2025 valid-half; loss the mean absolute \
-         residual summed over {it} iterations; Adam, learning rate {lr}, batch {b}, seed {seed}; {step} steps in {hours:.2} \
+         residual summed over {it} iterations; Adam, learning rate {lr}, {decay_text}batch {b}, seed {seed}; {step} steps in {hours:.2} \
          hours on this 2-core machine.\n\n```\ntessera train rnn --variant {v} --iterations {it} --batch {b} --patch {p} \
-         --lr {lr} --seed {seed} --steps {step} --dir {dir}\ntessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
+         --lr {lr} --seed {seed} --steps {step}{decay_arg} --dir {dir}\ntessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
          Curves: `train.csv` in the run folder. Kodak results: BENCHMARKS.md, section \"Recurrent codec\".\n",
         v = c.variant,
         bits = super::model::BITS,
@@ -244,6 +256,8 @@ pub fn export(
         step = state.step,
         hours = state.seconds / 3600.0,
         dir = dir.display(),
+        decay_text = state.decay_from.map(|d| format!("a tenth of it from step {d}, ")).unwrap_or_default(),
+        decay_arg = state.decay_from.map(|d| format!(" --decay-from {d}")).unwrap_or_default(),
     );
     tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
     Ok(meta)

@@ -104,7 +104,7 @@ pub struct PhotoArgs {
 #[derive(Args)]
 pub struct RnnArgs {
     /// lstm, alstm (associative), gru or resgru, then oneshot, additive or scaling: e.g. gru-additive.
-    #[arg(long, default_value = "gru-additive")]
+    #[arg(long, default_value = "resgru-scaling")]
     variant: String,
     /// Iterations per training crop.
     #[arg(long, default_value_t = 8)]
@@ -118,6 +118,9 @@ pub struct RnnArgs {
     /// Checkpoint and stop after this many minutes.
     #[arg(long)]
     minutes: Option<f64>,
+    /// From this step on, train at a tenth of the learning rate (the end of the schedule).
+    #[arg(long)]
+    decay_from: Option<u64>,
     #[arg(long, default_value_t = 16)]
     batch: usize,
     /// Side of the square training crops (a multiple of 16).
@@ -277,6 +280,7 @@ fn run_rnn(a: RnnArgs) -> Result<()> {
         dir: a.dir,
         train: a.train,
         steps: a.steps,
+        decay_from: a.decay_from,
         max_seconds: a.minutes.map(|m| m * 60.0),
         checkpoint_every: 300.0,
         progress: true,
