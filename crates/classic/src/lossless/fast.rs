@@ -513,10 +513,10 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     let tables = &mut st.tables[..CONTEXTS];
     let range = s.hi - s.lo + 1;
     let half = range / 2;
+    // The two samples to the west and the west residual, carried from sample to sample.
+    let (mut ww, mut west, mut e_w) = (cur[PAD - 2], cur[PAD - 1], e_cur[PAD - 1]);
     for x in 0..w {
         let k = x + PAD;
-        let west = cur[k - 1];
-        let ww = cur[k - 2];
         let (n, nw, ne, nee, nn, nnw, nne) = if FIRST {
             (west, west, west, west, west, west, west)
         } else {
@@ -538,7 +538,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         // Activity: local gradients plus the residual sizes around this sample, the west one
         // weighted most, and the first plane's residual at this pixel.
         // (Above the first row the residual buffer holds zeros.)
-        let (e_w, e_n, e_ne, e_nw) = (e_cur[k - 1], e_above[k], e_above[k + 1], e_above[k - 1]);
+        let (e_n, e_ne, e_nw) = (e_above[k], e_above[k + 1], e_above[k - 1]);
         let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * e0[x];
         let class = class_of(energy >> s.shift);
         let mut r = value - predicted;
@@ -563,6 +563,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         e_cur[k] = magnitude;
         out_residuals[x] = r;
         out_errors[x] = magnitude;
+        (ww, west, e_w) = (west, v, magnitude);
     }
     Ok(())
 }
