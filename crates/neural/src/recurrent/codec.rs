@@ -1,6 +1,6 @@
 //! The codec `rnn`: `-q K` codes K iterations (1..=16, 0.125 raw bits per pixel each before
 //! entropy coding); `--set variant=UNIT-FRAMEWORK` picks the network (default
-//! `gru-additive`). Files are progressive: `tessera truncate --iterations K` keeps a prefix.
+//! `resgru-scaling`). Files are progressive: `tessera truncate --iterations K` keeps a prefix.
 
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ const VERSION: u8 = 2;
 pub const MAX_ITERATIONS: u8 = 16;
 const DEFAULT_ITERATIONS: f32 = 8.0;
 /// The variant used when none is asked for.
-pub const DEFAULT_VARIANT: &str = "gru-additive";
+pub const DEFAULT_VARIANT: &str = "resgru-scaling";
 /// Largest image the codec takes.
 const MAX_PIXELS: usize = 1 << 24;
 /// Largest side of the tiles the network runs on. Each tile is coded by the network on its
