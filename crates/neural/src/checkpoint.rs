@@ -128,6 +128,16 @@ pub fn scalar(t: &Tensor<1>) -> f32 {
         .unwrap_or(f32::NAN)
 }
 
+/// The learning rate of step `step`: `lr`, and a tenth of it from step `decay_from` on (the end
+/// of every trainer's schedule).
+pub fn learning_rate(lr: f64, decay_from: Option<u64>, step: u64) -> f64 {
+    if decay_from.is_some_and(|d| step >= d) {
+        lr * 0.1
+    } else {
+        lr
+    }
+}
+
 /// When a training loop checkpoints and stops: every `every` seconds, at the end, after
 /// `max_seconds` of this invocation, or at once when the file `DIR/STOP` appears (which asks a
 /// running trainer to checkpoint and stop; it is removed when obeyed).

@@ -612,6 +612,11 @@ struct Table {
     model: RansModel,
 }
 
+/// A count table the rANS model refuses, as this codec's error.
+fn table_error(e: tessera_entropy::Error) -> Error {
+    Error::InvalidParam(format!("fast lossless table: {e}"))
+}
+
 /// First rebuild after this many tokens; the interval doubles up to `MAX_INTERVAL`.
 const FIRST_INTERVAL: u32 = 32;
 const MAX_INTERVAL: u32 = 2048;
@@ -654,7 +659,7 @@ impl Table {
     }
 
     fn model(counts: &[u64]) -> Result<RansModel> {
-        RansModel::from_counts(counts, PRECISION).map_err(|e| Error::InvalidParam(format!("fast lossless table: {e}")))
+        RansModel::from_counts(counts, PRECISION).map_err(table_error)
     }
 
     /// Counts token `t` and rebuilds the model when its interval is up.
@@ -674,7 +679,7 @@ impl Table {
         if self.counts.iter().sum::<u64>() > MAX_TOTAL {
             self.counts.iter_mut().for_each(|c| *c = (*c + 1) / 2);
         }
-        self.model.refit(&self.counts).map_err(|e| Error::InvalidParam(format!("fast lossless table: {e}")))?;
+        self.model.refit(&self.counts).map_err(table_error)?;
         self.interval = (2 * self.interval).min(MAX_INTERVAL);
         self.left = self.interval;
         Ok(())

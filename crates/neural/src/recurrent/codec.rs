@@ -201,7 +201,7 @@ pub fn encode_with(m: &Loaded, image: &Image, k: usize) -> Result<(Vec<u8>, Vec<
     let tiles = tiles(pw, ph, VERSION);
     let coded: Vec<(Vec<Vec<u8>>, Vec<f64>)> = tiles
         .par_iter()
-        .map(|&t| encode_tile(m, image, &window(&planar, 3, ph, pw, t), t, k))
+        .map(|&t| encode_tile(m, image, window(&planar, 3, ph, pw, t), t, k))
         .collect();
     let (gh, gw) = (ph / ALIGN, pw / ALIGN);
     let mut coder = BitCoder::new(gh, gw);
@@ -221,9 +221,9 @@ pub fn encode_with(m: &Loaded, image: &Image, k: usize) -> Result<(Vec<u8>, Vec<
 
 /// Runs `k` iterations on one tile (`x`: its pixels less ½); returns each iteration's bits
 /// and the squared error of each prefix over the tile's pixels inside the image.
-fn encode_tile(m: &Loaded, image: &Image, x: &[f32], t: Tile, k: usize) -> (Vec<Vec<u8>>, Vec<f64>) {
+fn encode_tile(m: &Loaded, image: &Image, x: Vec<f32>, t: Tile, k: usize) -> (Vec<Vec<u8>>, Vec<f64>) {
     let dev = device();
-    let x = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [1, 3, t.h, t.w]), &dev);
+    let x = Tensor::<4>::from_data(TensorData::new(x, [1, 3, t.h, t.w]), &dev);
     let mut p = m.model.start(1, t.h, t.w, &dev);
     let (mut bits, mut errors) = (Vec::with_capacity(k), Vec::with_capacity(k));
     let mut residual = x.clone();

@@ -178,11 +178,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step
             )));
         }
-        let lr = if plan.decay_from.is_some_and(|d| state.step >= d) {
-            cfg.lr * 0.1
-        } else {
-            cfg.lr
-        };
+        let lr = checkpoint::learning_rate(cfg.lr, plan.decay_from, state.step);
         model = optim.step(lr, model, grads);
         state.step += 1;
         state.seconds += t.elapsed().as_secs_f64();

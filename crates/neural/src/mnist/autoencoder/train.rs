@@ -153,7 +153,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let mut window = (0.0f64, 0.0f64, 0.0f64, 0u32);
     while state.step < plan.steps {
         let t = Instant::now();
-        let lr = if plan.decay_from.is_some_and(|d| state.step >= d) { cfg.lr * 0.1 } else { cfg.lr };
+        let lr = checkpoint::learning_rate(cfg.lr, plan.decay_from, state.step);
         let (m, s) = step(model, &mut optim, &train, &cfg, lr, &mut rng, &device);
         model = m;
         state.step += 1;

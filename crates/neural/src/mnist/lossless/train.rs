@@ -134,7 +134,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let (mut sum, mut count) = (0.0f64, 0u32);
     while state.step < plan.steps {
         let t = Instant::now();
-        let lr = if plan.decay_from.is_some_and(|d| state.step >= d) { cfg.lr * 0.1 } else { cfg.lr };
+        let lr = checkpoint::learning_rate(cfg.lr, plan.decay_from, state.step);
         let idx = train.random_indices(cfg.batch, &mut rng);
         let pixels: Vec<u8> = idx.iter().flat_map(|&i| train.digit(i).iter().copied()).collect();
         let (parts, grads) = checkpoint::gradients_in_halves(&model, &device, cfg.batch, |m, digits| {
