@@ -79,6 +79,47 @@ fn every_variant_trains_a_step() {
     .is_err());
 }
 
+#[test]
+fn a_run_goes_on_to_larger_crops_and_its_card_lists_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = folder(tmp.path());
+    let run = tmp.path().join("run");
+    let small = RunConfig {
+        patch: 16,
+        ..config(DEFAULT_VARIANT)
+    };
+    train::run(small.clone(), &plan(run.clone(), &photos, 2)).unwrap();
+    let large = RunConfig {
+        batch: 1,
+        ..config(DEFAULT_VARIANT)
+    };
+    let state = train::run(large.clone(), &plan(run.clone(), &photos, 3)).unwrap();
+    assert_eq!((state.step, &state.config), (3, &large));
+    assert_eq!(
+        state.earlier,
+        vec![train::Crops {
+            until: 2,
+            batch: 2,
+            patch: 16
+        }]
+    );
+    // Other settings still belong to the run.
+    let other = RunConfig {
+        iterations: 3,
+        ..large
+    };
+    assert!(train::run(other, &plan(run.clone(), &photos, 4)).is_err());
+    let out = tmp.path().join("models/rnn.safetensors");
+    train::export(&run, &out, false).unwrap();
+    let card = std::fs::read_to_string(out.with_extension("md")).unwrap();
+    assert!(
+        card.contains("16×16 in batches of 2 until step 2, then 32×32 in batches of 1"),
+        "{card}"
+    );
+    assert!(card.contains("--batch 2 --patch 16 --lr 0.001 --seed 5 --steps 2 "), "{card}");
+    assert!(card.contains("--batch 1 --patch 32 --lr 0.001 --seed 5 --steps 3 "), "{card}");
+}
+
 fn decode_threads(codec: &RnnCodec, c: &Container, threads: usize) -> Image {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -1,5 +1,6 @@
-//! Training of the recurrent codec: 32×32 crops, `iterations` passes per crop, loss the mean
-//! absolute residual summed over iterations (as in the paper), stochastic binarisation.
+//! Training of the recurrent codec: square crops (32×32 by default, larger later in a run),
+//! `iterations` passes per crop, loss the mean absolute residual summed over iterations (as in the
+//! paper), stochastic binarisation.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,7 +16,9 @@ use crate::checkpoint::{self, append_csv, scalar};
 use crate::photo::data::{self, Photo};
 use crate::rng::Rng;
 
-/// What a run is; checked when resuming (the learning rate may change).
+/// What a run is; checked when resuming. The learning rate may change, and so may the crops (batch
+/// and side): the network is convolutional, and a run that started on small crops goes on to
+/// larger ones, whose codes have fewer positions at a picture's border.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunConfig {
     pub variant: String,
@@ -36,6 +39,17 @@ pub struct RunState {
     /// The step from which the last invocation trained at a tenth of the learning rate.
     #[serde(default)]
     pub decay_from: Option<u64>,
+    /// The crops of the run's earlier stages, oldest first (the config holds the current ones).
+    #[serde(default)]
+    pub earlier: Vec<Crops>,
+}
+
+/// Crops a run trained on before step `until`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Crops {
+    pub until: u64,
+    pub batch: usize,
+    pub patch: usize,
 }
 
 /// Where the data is and how long to go.
@@ -109,6 +123,8 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         Some((m, o, mut s)) => {
             if (RunConfig {
                 lr: cfg.lr,
+                batch: cfg.batch,
+                patch: cfg.patch,
                 ..s.config.clone()
             }) != cfg
             {
@@ -118,7 +134,14 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                     s.config
                 )));
             }
-            s.config.lr = cfg.lr;
+            if (s.config.batch, s.config.patch) != (cfg.batch, cfg.patch) {
+                s.earlier.push(Crops {
+                    until: s.step,
+                    batch: s.config.batch,
+                    patch: s.config.patch,
+                });
+            }
+            s.config = cfg.clone();
             (m, o, s)
         }
         None => {
@@ -130,6 +153,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 rng: rng.state,
                 seconds: 0.0,
                 decay_from: None,
+                earlier: Vec::new(),
             };
             (model, checkpoint::optimiser(), state)
         }
@@ -229,31 +253,46 @@ pub fn export(
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let train_cmd = |batch: usize, patch: usize, steps: u64, decay: Option<u64>| {
+        format!(
+            "tessera train rnn --variant {} --iterations {} --batch {batch} --patch {patch} --lr {} --seed {} --steps {steps}{} --dir {}\n",
+            c.variant,
+            c.iterations,
+            c.lr,
+            c.seed,
+            decay.map(|d| format!(" --decay-from {d}")).unwrap_or_default(),
+            dir.display()
+        )
+    };
+    let mut crops = String::new();
+    let mut commands = String::new();
+    for e in &state.earlier {
+        crops += &format!("{p}×{p} in batches of {b} until step {u}, then ", p = e.patch, b = e.batch, u = e.until);
+        commands += &train_cmd(e.batch, e.patch, e.until, None);
+    }
+    crops += &format!("{p}×{p} in batches of {b}", p = c.patch, b = c.batch);
+    commands += &train_cmd(c.batch, c.patch, state.step, state.decay_from);
     let card = format!(
         "# {name}\n\nRecurrent progressive codec (Toderici et al. 2017), variant `{v}`: encoder conv 3×3/2 3→32 and three \
          3×3/2 recurrent layers (64, 64, 64 channels), binariser 1×1 → {bits} maps at 1/16 resolution (tanh, stochastic \
          binarisation in training, sign when coding: {raw} raw bits per pixel per iteration), decoder 1×1 {bits}→64 and four \
          recurrent layers (64, 64, 32, 16; 3×3 input and 1×1 hidden kernels) each followed by depth-to-space ×2, output 1×1 → RGB (tanh). Channel counts are an \
          eighth of the paper's so that training runs on a 2-core CPU. Weights in f16 ({len} bytes).\n\n\
-         ## Training\n\nRandom {p}×{p} crops with flips from CID22 training and CLIC 2025 valid-half; loss the mean absolute \
-         residual summed over {it} iterations; Adam, learning rate {lr}, {decay_text}batch {b}, seed {seed}; {step} steps in {hours:.2} \
-         hours on this 2-core machine.\n\n```\ntessera train rnn --variant {v} --iterations {it} --batch {b} --patch {p} \
-         --lr {lr} --seed {seed} --steps {step}{decay_arg} --dir {dir}\ntessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
+         ## Training\n\nRandom crops with flips from CID22 training and CLIC 2025 valid-half ({crops}); loss the mean absolute \
+         residual summed over {it} iterations; Adam, learning rate {lr}, {decay_text}seed {seed}; {step} steps in {hours:.2} \
+         hours on this 2-core machine.\n\n```\n{commands}tessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
          Curves: `train.csv` in the run folder. Kodak results: BENCHMARKS.md, section \"Recurrent codec\".\n",
         v = c.variant,
         bits = super::model::BITS,
         raw = super::model::BITS as f64 / 256.0,
         len = bytes.len(),
-        p = c.patch,
         it = c.iterations,
         lr = c.lr,
-        b = c.batch,
         seed = c.seed,
         step = state.step,
         hours = state.seconds / 3600.0,
         dir = dir.display(),
         decay_text = state.decay_from.map(|d| format!("a tenth of it from step {d}, ")).unwrap_or_default(),
-        decay_arg = state.decay_from.map(|d| format!(" --decay-from {d}")).unwrap_or_default(),
     );
     tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
     Ok(meta)
