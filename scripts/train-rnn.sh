@@ -6,8 +6,8 @@
 # `scripts/save-training.sh` exports the model and copies the main run's resume state to commit.
 #   VARIANT (default resgru-scaling), ITERATIONS per crop (default 16), MINUTES for the main run
 #   (default 60), STEPS target (default 100000), DECAY_STEPS (default 1500) and DECAY_MINUTES
-#   (default 15; 0 skips the stage), PATCH and BATCH (default 32 and 16: the crops; a run may go
-#   on to larger crops, and its model card lists each stage).
+#   (default 15; 0 skips the stage), PATCH and BATCH (the crops: by default the run's, 32×32 in
+#   batches of 16 for a new run; a run may go on to larger crops, its model card lists each stage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
@@ -18,7 +18,9 @@ committed=models/resume/rnn-$VARIANT
 if [ ! -e "$dir/resume.json" ] && [ -e "$committed/resume.json" ]; then
   mkdir -p "$dir" && cp "$committed"/* "$dir"/
 fi
-args=(train rnn --variant "$VARIANT" --iterations "${ITERATIONS:-16}" --patch "${PATCH:-32}" --batch "${BATCH:-16}")
+args=(train rnn --variant "$VARIANT" --iterations "${ITERATIONS:-16}")
+[ -n "${PATCH:-}" ] && args+=(--patch "$PATCH")
+[ -n "${BATCH:-}" ] && args+=(--batch "$BATCH")
 echo "== $(date -u +%H:%M) rnn $VARIANT in $dir"
 "$TESSERA" "${args[@]}" --dir "$dir" --steps "${STEPS:-100000}" --minutes "${MINUTES:-60}"
 [ "${DECAY_MINUTES:-15}" = 0 ] && exit 0

@@ -71,12 +71,9 @@ pub fn load<M: Module, S: DeserializeOwned>(
     dir: &Path,
     make: impl FnOnce(&S) -> Result<M>,
 ) -> Result<Option<(M, ModuleOptimizer, S)>> {
-    let state_path = dir.join("resume.json");
-    if !state_path.exists() {
+    let Some(state) = state::<S>(dir)? else {
         return Ok(None);
-    }
-    let state: S =
-        serde_json::from_slice(&std::fs::read(&state_path)?).map_err(|e| io_err(&state_path, e))?;
+    };
     let model = make(&state)?
         .try_load_file(dir.join("resume-model.bpk"))
         .map_err(|e| io_err(&dir.join("resume-model.bpk"), e))?;
@@ -84,6 +81,17 @@ pub fn load<M: Module, S: DeserializeOwned>(
         .load(dir.join("resume-optim.bpk"))
         .map_err(|e| io_err(&dir.join("resume-optim.bpk"), e))?;
     Ok(Some((model, optim, state)))
+}
+
+/// The state of the checkpoint in `dir`, if there is one, without loading its weights.
+pub fn state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>> {
+    let path = dir.join("resume.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&std::fs::read(&path)?)
+        .map(Some)
+        .map_err(|e| io_err(&path, e))
 }
 
 /// Writes a checkpoint: weights and optimiser first, the state file last, so that a state

@@ -123,3 +123,29 @@ fn compress_decompress_round_trip_and_overwrite_rules() {
     assert!(!tessera(&["decompress", "cut.tsr", "-o", "cut.png"], d).status.success());
     assert!(!d.join("cut.png").exists());
 }
+
+#[test]
+fn rnn_training_keeps_the_runs_crops_unless_asked_to_change_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("photos")).unwrap();
+    let pixels: Vec<u8> = (0..40 * 40 * 3).map(|i| (i * 13 % 241) as u8).collect();
+    let img = tessera_core::Image::from_u8(40, 40, 3, &pixels).unwrap();
+    let png = tessera_core::io::encode_image(&img, tessera_core::io::Format::Png).unwrap();
+    std::fs::write(d.join("photos/a.png"), png).unwrap();
+    let train = |steps: &str, crops: &[&str]| {
+        let mut args = vec!["train", "rnn", "--dir", "run", "--train", "photos", "--iterations", "1", "--steps", steps];
+        args.extend_from_slice(crops);
+        let out = tessera(&args, d);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(d.join("run/resume.json")).unwrap().split_whitespace().collect::<String>()
+    };
+    let state = train("1", &["--patch", "16", "--batch", "2"]);
+    assert!(state.contains(r#""batch":2,"patch":16"#) && state.contains(r#""earlier":[]"#), "{state}");
+    let state = train("2", &[]);
+    assert!(state.contains(r#""step":2"#) && state.contains(r#""batch":2,"patch":16"#), "{state}");
+    assert!(state.contains(r#""earlier":[]"#), "{state}");
+    let state = train("3", &["--patch", "32", "--batch", "1"]);
+    assert!(state.contains(r#""batch":1,"patch":32"#), "{state}");
+    assert!(state.contains(r#""earlier":[{"until":2,"batch":2,"patch":16}]"#), "{state}");
+}

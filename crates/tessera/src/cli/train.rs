@@ -121,11 +121,13 @@ pub struct RnnArgs {
     /// From this step on, train at a tenth of the learning rate (the end of the schedule).
     #[arg(long)]
     decay_from: Option<u64>,
-    #[arg(long, default_value_t = 16)]
-    batch: usize,
-    /// Side of the square training crops (a multiple of 16).
-    #[arg(long, default_value_t = 32)]
-    patch: usize,
+    /// Crops per step [default: the run's, 16 for a new run].
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Side of the square training crops, a multiple of 16 [default: the run's, 32 for a new
+    /// run]. A run may go on to larger crops; its model card lists each stage.
+    #[arg(long)]
+    patch: Option<usize>,
     #[arg(long, default_value_t = 5e-4)]
     lr: f64,
     #[arg(long, default_value_t = 1)]
@@ -268,11 +270,13 @@ fn run_mnist_lossless(a: MnistLosslessArgs) -> Result<()> {
 
 fn run_rnn(a: RnnArgs) -> Result<()> {
     use tessera_neural::recurrent::train as rt;
+    // Crops not asked for stay the run's.
+    let resumed = tessera_neural::checkpoint::state::<rt::RunState>(&a.dir)?.map(|s| s.config);
     let cfg = rt::RunConfig {
         variant: a.variant,
         iterations: a.iterations,
-        batch: a.batch,
-        patch: a.patch,
+        batch: a.batch.or(resumed.as_ref().map(|c| c.batch)).unwrap_or(16),
+        patch: a.patch.or(resumed.as_ref().map(|c| c.patch)).unwrap_or(32),
         lr: a.lr,
         seed: a.seed,
     };
