@@ -146,6 +146,12 @@ impl Mixer {
         self.inputs.push(d.clamp(-2047, 2047));
     }
 
+    /// Adds several inputs already in the stretched domain.
+    #[inline]
+    pub fn add_all_stretched(&mut self, d: &[i32]) {
+        self.inputs.extend(d.iter().map(|d| d.clamp(&-2047, &2047)));
+    }
+
     /// Mixes the inputs added since the last update with weight vector `select[s]` of each
     /// selector s; returns P(1) in 1/4096.
     #[inline]

@@ -177,6 +177,19 @@ pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, 
 }
 
 /// Runs (or resumes) training until `plan.steps`.
+/// The weights a new run starts from: another run folder's last checkpoint, or a shipped model
+/// file (so a fine-tune can start from what ships when the run that made it is gone).
+fn initial_weights(mut model: PhotoModel, from: &Path) -> Result<PhotoModel> {
+    if from.is_file() {
+        let bytes = std::fs::read(from).map_err(|e| io_err(from, e))?;
+        super::weights::apply(&mut model, &from.display().to_string(), &bytes)?;
+        return Ok(model);
+    }
+    model
+        .try_load_file(from.join("resume-model.bpk"))
+        .map_err(|e| io_err(from, e))
+}
+
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let device = train_device();
     let (mut model, mut optim, mut state) = match load_run(&plan.dir, &device)? {
@@ -200,9 +213,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             let mut init_rng = Rng::new(cfg.seed);
             let mut model = PhotoModel::new(cfg.model()?, &mut init_rng, &device);
             if let Some(from) = &plan.init_from {
-                model = model
-                    .try_load_file(from.join("resume-model.bpk"))
-                    .map_err(|e| io_err(from, e))?;
+                model = initial_weights(model, from)?;
             }
             let state = RunState {
                 config: cfg.clone(),

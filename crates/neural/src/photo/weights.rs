@@ -66,9 +66,29 @@ pub fn export<M: ModuleSnapshot, T: Serialize>(model: &M, meta: &T) -> Result<Ve
     model
         .save_into(&mut store)
         .map_err(|e| Error::InvalidParam(format!("saving weights: {e}")))?;
-    store
+    let bytes = store
         .get_bytes()
-        .map_err(|e| Error::InvalidParam(format!("saving weights: {e}")))
+        .map_err(|e| Error::InvalidParam(format!("saving weights: {e}")))?;
+    sorted_header(&bytes)
+}
+
+/// The file with its header's keys in sorted order. The store keeps the metadata in a hash
+/// map, so two exports of the same weights would otherwise differ in their bytes, and so in
+/// the model tag that containers name.
+fn sorted_header(bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = || Error::InvalidParam("saving weights: the store wrote a bad header".into());
+    let len = bytes.get(..8).ok_or_else(bad)?;
+    let len = u64::from_le_bytes(len.try_into().map_err(|_| bad())?) as usize;
+    let header = bytes.get(8..8 + len).ok_or_else(bad)?;
+    let header: serde_json::Value = serde_json::from_slice(header).map_err(|_| bad())?;
+    let mut json = serde_json::to_vec(&header).map_err(|_| bad())?;
+    // Safetensors pads the header with spaces so the data starts 8-byte aligned.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + len..]);
+    Ok(out)
 }
 
 /// Reads the metadata of a model file, checking the header before trusting it.
@@ -183,4 +203,31 @@ pub fn cached<T: Send + Sync + 'static>(
         c.insert(key, value.clone());
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exporting_the_same_weights_gives_the_same_bytes() {
+        let config = Config {
+            kind: Kind::Hyperprior,
+            n: 4,
+            m: 4,
+        };
+        let dev = crate::photo::codec::device();
+        let model = PhotoModel::new(config, &mut Rng::new(1), &dev);
+        let meta = serde_json::json!({"step": 3});
+        let first = export(&model, &meta).unwrap();
+        for _ in 0..8 {
+            assert_eq!(export(&model, &meta).unwrap(), first);
+        }
+        let len = u64::from_le_bytes(first[..8].try_into().unwrap());
+        assert_eq!(len % 8, 0);
+        assert_eq!(read_meta::<serde_json::Value>(&first).unwrap(), meta);
+        let mut other = PhotoModel::new(config, &mut Rng::new(2), &dev);
+        apply(&mut other, "test", &first).unwrap();
+        assert_eq!(export(&other, &meta).unwrap(), first);
+    }
 }

@@ -18,9 +18,10 @@ use crate::photo::codec::device;
 use crate::photo::weights;
 use crate::rng::Rng;
 
-/// Format version: 2 runs the network on tiles ([`tiles`]); 1, still decoded, on the whole
-/// picture.
-const VERSION: u8 = 2;
+/// Format version: 3 codes the bits with the mixed model ([`BitCoder`]); 2, still decoded, with
+/// neighbour contexts; 1, still decoded, also ran the network on the whole picture instead of
+/// on tiles ([`tiles`]).
+const VERSION: u8 = 3;
 /// Most iterations a file may hold.
 pub const MAX_ITERATIONS: u8 = 16;
 const DEFAULT_ITERATIONS: f32 = 8.0;
@@ -89,7 +90,7 @@ fn variant_of(params: &EncodeParams) -> Result<Variant> {
 
 /// The variant, the iteration count and the format version.
 fn parse_params(params: &[u8]) -> Result<(Variant, usize, u8)> {
-    let [version @ (1 | VERSION), unit, framework, k] = *params else {
+    let [version @ 1..=VERSION, unit, framework, k] = *params else {
         return Err(Error::corrupt("codec parameters"));
     };
     let unit = *Unit::ALL
@@ -204,7 +205,7 @@ pub fn encode_with(m: &Loaded, image: &Image, k: usize) -> Result<(Vec<u8>, Vec<
         .map(|&t| encode_tile(m, image, window(&planar, 3, ph, pw, t), t, k))
         .collect();
     let (gh, gw) = (ph / ALIGN, pw / ALIGN);
-    let mut coder = BitCoder::new(gh, gw);
+    let mut coder = BitCoder::new(gh, gw, VERSION);
     let mut payload = Vec::new();
     for i in 0..k {
         let mut grid = vec![0u8; BITS * gh * gw];
@@ -258,7 +259,7 @@ pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -
     }
     let (pw, ph) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
     let (gh, gw) = (ph / ALIGN, pw / ALIGN);
-    let mut coder = BitCoder::new(gh, gw);
+    let mut coder = BitCoder::new(gh, gw, version);
     let grids = streams
         .iter()
         .map(|s| coder.decode(s))

@@ -96,7 +96,8 @@ pub struct PhotoArgs {
     /// Steps between validations (0: never).
     #[arg(long, default_value_t = 1000)]
     validate_every: u64,
-    /// Start a new run from another run folder's weights (fine-tuning for another λ).
+    /// Start a new run from another run folder's weights or from a model file (fine-tuning for
+    /// another λ).
     #[arg(long)]
     init_from: Option<PathBuf>,
 }
