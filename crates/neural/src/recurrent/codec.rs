@@ -2,7 +2,7 @@
 //! entropy coding); `--set variant=UNIT-FRAMEWORK` picks the network (default
 //! `resgru-scaling`). Files are progressive: `tessera truncate --iterations K` keeps a prefix.
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
@@ -259,30 +259,46 @@ pub fn decode_with(m: &Loaded, header: &Header, params: &[u8], payload: &[u8]) -
     }
     let (pw, ph) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
     let (gh, gw) = (ph / ALIGN, pw / ALIGN);
-    let mut coder = BitCoder::new(gh, gw, version);
-    let grids = streams
-        .iter()
-        .map(|s| coder.decode(s))
-        .collect::<Result<Vec<_>>>()?;
     let tiles = tiles(pw, ph, version);
-    let pictures: Vec<Vec<f32>> = tiles
-        .par_iter()
-        .map(|&t| {
-            let dev = device();
-            let g = t.shrunk(ALIGN);
-            let mut p = m.model.start(1, t.h, t.w, &dev);
-            let mut picture = Tensor::<4>::zeros([1, 3, t.h, t.w], &dev);
-            for grid in &grids {
-                let b: Vec<f32> = window(grid, BITS, gh, gw, g)
-                    .iter()
-                    .map(|&v| if v == 1 { 1.0 } else { -1.0 })
-                    .collect();
-                let b = Tensor::<4>::from_data(TensorData::new(b, [1, BITS, g.h, g.w]), &dev);
-                picture = m.model.decode_step(b, &mut p);
+    // The bits are decoded in order on a thread of their own while the tiles run the network:
+    // each tile takes an iteration's grid as soon as it is decoded. A corrupt stream drops the
+    // senders, which ends every tile early, and its error is returned.
+    let (senders, receivers): (Vec<_>, Vec<_>) = tiles.iter().map(|_| mpsc::channel()).unzip();
+    let (decoded, pictures) = std::thread::scope(|scope| {
+        let bits = scope.spawn(move || -> Result<()> {
+            let mut coder = BitCoder::new(gh, gw, version);
+            for s in &streams {
+                let grid: Arc<Vec<u8>> = Arc::new(coder.decode(s)?);
+                for tx in &senders {
+                    // A tile that ended early has dropped its receiver; nothing to tell it.
+                    let _ = tx.send(Arc::clone(&grid));
+                }
             }
-            pixels(&picture)
-        })
-        .collect();
+            Ok(())
+        });
+        let pictures: Vec<Vec<f32>> = tiles
+            .par_iter()
+            .zip(receivers)
+            .map(|(&t, grids)| {
+                let dev = device();
+                let g = t.shrunk(ALIGN);
+                let mut p = m.model.start(1, t.h, t.w, &dev);
+                let mut picture = Tensor::<4>::zeros([1, 3, t.h, t.w], &dev);
+                for grid in grids {
+                    let b: Vec<f32> = window(&grid, BITS, gh, gw, g)
+                        .iter()
+                        .map(|&v| if v == 1 { 1.0 } else { -1.0 })
+                        .collect();
+                    let b = Tensor::<4>::from_data(TensorData::new(b, [1, BITS, g.h, g.w]), &dev);
+                    picture = m.model.decode_step(b, &mut p);
+                }
+                pixels(&picture)
+            })
+            .collect();
+        let decoded = bits.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (decoded, pictures)
+    });
+    decoded?;
     let mut planar = vec![0.0f32; 3 * ph * pw];
     for (&t, picture) in tiles.iter().zip(&pictures) {
         put(&mut planar, ph, pw, t, picture);
