@@ -4,12 +4,14 @@
 # this invocation, [run to start from when the folder is new], [step from which the learning rate
 # drops to a tenth].
 #
-# The schedule: the mid-rate model (q3) trains from scratch at the full rate for as long as there
-# is time; a copy of it (`copy:` run, its step target counted from the copied step with `+`) ends
-# the schedule at a tenth of the rate, and that copy is the model that ships, so the main run can
-# go on later. The other rates are fine-tuned from the decayed q3. Delete their folders to redo
-# them from a newer q3. `touch DIR/STOP` ends a stage early with a checkpoint;
-# `scripts/save-training.sh` exports the models and copies the resume state into models/resume.
+# The hyperprior schedule: the mid-rate model (q3) trains from scratch at the full rate for as
+# long as there is time; a copy of it (`copy:` run, its step target counted from the copied step
+# with `+`) ends the schedule at a tenth of the rate, and that copy is the model that ships, so the
+# main run can go on later. q1, q2 and q4 are fine-tuned from the decayed q3, q5 from q4. Delete
+# their folders to redo them from a newer q3. The factorised models start from the shipped
+# hyperprior q3's transforms (their own density learned afresh): q3 first, the other rates from it.
+# `touch DIR/STOP` ends a stage early with a checkpoint; `scripts/save-training.sh` exports the
+# models and copies the resume state into models/resume.
 #
 #   MODEL=hyperprior|factorized  MINUTES=main-stage minutes  STAGES=own stage lines
 set -euo pipefail
@@ -19,13 +21,25 @@ TESSERA=${TESSERA:-target/release/tessera}
 LR=${LR:-4e-4}
 R=${RUNS:-runs/train}
 M=${MODEL:-hyperprior}
-STAGES=${STAGES:-"
+Q3=models/hyperprior-q3.safetensors
+if [ "$M" = factorized ]; then
+  SCHEDULE="
+$M 0.0067 $R/$M-q3 2500 18 $Q3 2200
+$M 0.0018 $R/$M-q1 1000 8 $R/$M-q3 850
+$M 0.0035 $R/$M-q2 1000 8 $R/$M-q3 850
+$M 0.0130 $R/$M-q4 1000 8 $R/$M-q3 850
+"
+else
+  SCHEDULE="
 $M 0.0067 $R/$M-q3 100000 ${MINUTES:-90}
 $M 0.0067 $R/$M-q3-decay +1800 12 copy:$R/$M-q3
-$M 0.0018 $R/$M-q1 950 6 $R/$M-q3-decay 800
-$M 0.0035 $R/$M-q2 950 6 $R/$M-q3-decay 800
-$M 0.0130 $R/$M-q4 950 6 $R/$M-q3-decay 800
-"}
+$M 0.0018 $R/$M-q1 2500 18 $R/$M-q3-decay 2200
+$M 0.0035 $R/$M-q2 2500 18 $R/$M-q3-decay 2200
+$M 0.0130 $R/$M-q4 2500 18 $R/$M-q3-decay 2200
+$M 0.0250 $R/$M-q5 2500 18 $R/$M-q4 2200
+"
+fi
+STAGES=${STAGES:-$SCHEDULE}
 # A field of a run's resume.json (a number), or nothing.
 field() { sed -n "s/.*\"$2\": \([0-9][0-9]*\).*/\1/p" "$1/resume.json"; }
 echo "$STAGES" | while read -r model lambda dir steps minutes from decay; do

@@ -1,7 +1,7 @@
 //! The photo codecs end to end on tiny models trained here for a few steps: training resumes
-//! exactly, an exported model codes and decodes, decoding is the same on 1 and 2 threads,
-//! other weights and corrupt payloads are refused, and the committed golden bitstream decodes
-//! to the committed pixels.
+//! exactly, a model starts from the transforms of the other kind, an exported model codes and
+//! decodes, decoding is the same on 1 and 2 threads, other weights and corrupt payloads are
+//! refused, and the committed golden bitstream decodes to the committed pixels.
 
 use std::path::{Path, PathBuf};
 
@@ -126,6 +126,69 @@ fn training_resumes_exactly() {
     let mut other = config("hyperprior");
     other.lambda = 0.02;
     assert!(train::run(other, &plan(split, &photos, 6)).is_err());
+}
+
+/// The bytes of each tensor of safetensors file `file` whose name starts with `prefix`.
+fn tensors_named(file: &[u8], prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let len = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&file[8..8 + len]).unwrap();
+    let data = &file[8 + len..];
+    let mut out: Vec<(String, Vec<u8>)> = header
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(name, t)| {
+            let at = |i: usize| t["data_offsets"][i].as_u64().unwrap() as usize;
+            (name.clone(), data[at(0)..at(1)].to_vec())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_model_starts_from_the_transforms_of_the_other_kind() {
+    let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_folder(tmp.path());
+    let hyper = tmp.path().join("hyperprior");
+    train::run(config("hyperprior"), &plan(hyper.clone(), &photos, 2)).unwrap();
+    let hyper_file = tmp.path().join("hyperprior.safetensors");
+    train::export(&hyper, &hyper_file, false).unwrap();
+    // One step at a learning rate of zero: the weights stay where they started.
+    let cross = tmp.path().join("factorized");
+    let still = RunConfig {
+        lr: 0.0,
+        ..config("factorized")
+    };
+    let from = Plan {
+        init_from: Some(hyper_file.clone()),
+        ..plan(cross.clone(), &photos, 1)
+    };
+    train::run(still, &from).unwrap();
+    let cross_file = tmp.path().join("factorized.safetensors");
+    train::export(&cross, &cross_file, false).unwrap();
+    let a = std::fs::read(&hyper_file).unwrap();
+    let b = std::fs::read(&cross_file).unwrap();
+    for part in ["analysis.", "synthesis."] {
+        let theirs = tensors_named(&a, part);
+        assert!(!theirs.is_empty(), "no {part} tensors");
+        assert!(
+            theirs == tensors_named(&b, part),
+            "{part} differs from the file it started from"
+        );
+    }
+    assert!(!tensors_named(&b, "density.").is_empty());
+    // Transforms of another shape are refused.
+    let wider = RunConfig {
+        m: 16,
+        ..config("factorized")
+    };
+    let p = Plan {
+        init_from: Some(hyper_file),
+        ..plan(tmp.path().join("wider"), &photos, 1)
+    };
+    assert!(matches!(train::run(wider, &p), Err(Error::InvalidParam(_))));
 }
 
 fn decode_with_threads(bytes: &[u8], threads: usize, codec: &PhotoCodec) -> Image {

@@ -94,7 +94,12 @@ pub fn write(
         .map(|f| format!(" --init-from {}", f.display()))
         .unwrap_or_default();
     let _ = writeln!(s, "```\ntessera train photo --model {} --lambda {} --n {} --m {} --batch {} --patch {} --lr {} --seed {} --steps {}{decay_arg} --dir {}{from}\ntessera train export --run {} --out models/{name}.safetensors\n```\n", c.kind, c.lambda, c.n, c.m, c.batch, c.patch, c.lr, c.seed, meta.step, run_dir.display(), run_dir.display());
-    let _ = writeln!(s, "The mid-rate model (q3) trains from scratch and ends at a tenth of the rate in a copy of its run; the other rates are fine-tuned from that (`--init-from`), as `scripts/train-photo.sh` does. Curves: `train.csv` and `valid.csv` in the run folder.\n");
+    let schedule = if c.kind == "factorized" {
+        "The mid-rate model (q3) starts from the transforms of the shipped `hyperprior-q3` and learns its own factorised density; the other rates are fine-tuned from it"
+    } else {
+        "The mid-rate model (q3) trains from scratch and ends at a tenth of the rate in a copy of its run; q1, q2 and q4 are fine-tuned from that, q5 from q4"
+    };
+    let _ = writeln!(s, "{schedule} (`--init-from`), as `scripts/train-photo.sh` does. Curves: `train.csv` and `valid.csv` in the run folder.\n");
     let _ = writeln!(s, "## Results\n");
     if let Some(last) = std::fs::read_to_string(run_dir.join("valid.csv"))
         .ok()

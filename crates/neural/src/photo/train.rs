@@ -179,10 +179,24 @@ pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, 
 /// Runs (or resumes) training until `plan.steps`.
 /// The weights a new run starts from: another run folder's last checkpoint, or a shipped model
 /// file (so a fine-tune can start from what ships when the run that made it is gone).
-fn initial_weights(mut model: PhotoModel, from: &Path) -> Result<PhotoModel> {
+fn initial_weights(mut model: PhotoModel, cfg: &Config, from: &Path) -> Result<PhotoModel> {
     if from.is_file() {
         let bytes = std::fs::read(from).map_err(|e| io_err(from, e))?;
-        super::weights::apply(&mut model, &from.display().to_string(), &bytes)?;
+        let name = from.display().to_string();
+        let meta: super::weights::Meta = super::weights::read_meta(&bytes)?;
+        let theirs = meta.config()?;
+        if (theirs.n, theirs.m) != (cfg.n, cfg.m) {
+            return Err(Error::InvalidParam(format!(
+                "{name} has N = {}, M = {}; this run has N = {}, M = {}",
+                theirs.n, theirs.m, cfg.n, cfg.m
+            )));
+        }
+        // A model of the other kind lends its transforms; the entropy model starts afresh.
+        if theirs.kind == cfg.kind {
+            super::weights::apply(&mut model, &name, &bytes)?;
+        } else {
+            super::weights::apply_transforms(&mut model, &name, &bytes)?;
+        }
         return Ok(model);
     }
     model
@@ -211,9 +225,10 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         }
         None => {
             let mut init_rng = Rng::new(cfg.seed);
-            let mut model = PhotoModel::new(cfg.model()?, &mut init_rng, &device);
+            let shape = cfg.model()?;
+            let mut model = PhotoModel::new(shape, &mut init_rng, &device);
             if let Some(from) = &plan.init_from {
-                model = initial_weights(model, from)?;
+                model = initial_weights(model, &shape, from)?;
             }
             let state = RunState {
                 config: cfg.clone(),

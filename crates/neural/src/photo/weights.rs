@@ -141,6 +141,30 @@ pub fn apply<M: ModuleSnapshot>(model: &mut M, name: &str, bytes: &[u8]) -> Resu
     Ok(())
 }
 
+/// Loads only the transforms (`g_a`, `g_s`) of a model file into `model`, which must have
+/// their shapes; its entropy model is left as it is. A model of one kind starts from the
+/// transforms of the other this way.
+pub fn apply_transforms(model: &mut PhotoModel, name: &str, bytes: &[u8]) -> Result<()> {
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+        .with_from_adapter(FloatCastAdapter::to(DType::F32))
+        .with_regex(r"^(analysis|synthesis)\.")
+        .allow_partial(true);
+    let applied = model
+        .load_from(&mut store)
+        .map_err(|e| Error::InvalidParam(format!("model {name}: {e}")))?;
+    // The store counts the entropy model, which the filter leaves out, as missing.
+    let transforms_missing = applied
+        .missing
+        .iter()
+        .any(|(path, _)| path.starts_with("analysis.") || path.starts_with("synthesis."));
+    if applied.applied.is_empty() || !applied.errors.is_empty() || transforms_missing {
+        return Err(Error::InvalidParam(format!(
+            "the transforms of model {name} do not fit this model's shape"
+        )));
+    }
+    Ok(())
+}
+
 /// The container tag of model file `bytes` called `name`.
 pub fn tag(name: &str, bytes: &[u8]) -> ModelTag {
     ModelTag {
