@@ -176,9 +176,9 @@ pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, 
     (bpp / n, psnr_sum / n)
 }
 
-/// Runs (or resumes) training until `plan.steps`.
 /// The weights a new run starts from: another run folder's last checkpoint, or a shipped model
-/// file (so a fine-tune can start from what ships when the run that made it is gone).
+/// file (so a fine-tune can start from what ships when the run that made it is gone); from a
+/// model file of the other kind, only its transforms.
 fn initial_weights(mut model: PhotoModel, cfg: &Config, from: &Path) -> Result<PhotoModel> {
     if from.is_file() {
         let bytes = std::fs::read(from).map_err(|e| io_err(from, e))?;
@@ -204,6 +204,7 @@ fn initial_weights(mut model: PhotoModel, cfg: &Config, from: &Path) -> Result<P
         .map_err(|e| io_err(from, e))
 }
 
+/// Runs (or resumes) training until `plan.steps`.
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let device = train_device();
     let (mut model, mut optim, mut state) = match load_run(&plan.dir, &device)? {

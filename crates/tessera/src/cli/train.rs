@@ -97,7 +97,7 @@ pub struct PhotoArgs {
     #[arg(long, default_value_t = 1000)]
     validate_every: u64,
     /// Start a new run from another run folder's weights or from a model file (fine-tuning for
-    /// another λ).
+    /// another λ); a model file of the other kind lends its transforms alone.
     #[arg(long)]
     init_from: Option<PathBuf>,
 }
