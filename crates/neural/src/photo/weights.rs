@@ -126,12 +126,16 @@ pub fn load(name: &str, bytes: &[u8], device: &Device) -> Result<ModelFile> {
     })
 }
 
+/// The store of a model file's weights, read as f32.
+fn store(bytes: &[u8]) -> SafetensorsStore {
+    SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+        .with_from_adapter(FloatCastAdapter::to(DType::F32))
+}
+
 /// Loads a model file's weights into `model`, which must have exactly their shapes.
 pub fn apply<M: ModuleSnapshot>(model: &mut M, name: &str, bytes: &[u8]) -> Result<()> {
-    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
-        .with_from_adapter(FloatCastAdapter::to(DType::F32));
     let applied = model
-        .load_from(&mut store)
+        .load_from(&mut store(bytes))
         .map_err(|e| Error::InvalidParam(format!("model {name}: {e}")))?;
     if !applied.errors.is_empty() || !applied.missing.is_empty() {
         return Err(Error::InvalidParam(format!(
@@ -141,22 +145,21 @@ pub fn apply<M: ModuleSnapshot>(model: &mut M, name: &str, bytes: &[u8]) -> Resu
     Ok(())
 }
 
-/// Loads only the transforms (`g_a`, `g_s`) of a model file into `model`, which must have
-/// their shapes; its entropy model is left as it is. A model of one kind starts from the
-/// transforms of the other this way.
+/// Whether a tensor path is in the transforms (`g_a`, `g_s`) rather than the entropy model.
+fn in_transforms(path: &str, _container: &str) -> bool {
+    path.starts_with("analysis.") || path.starts_with("synthesis.")
+}
+
+/// Loads only the transforms of a model file into `model`, which must have their shapes; its
+/// entropy model is left as it is. A model of one kind starts from the transforms of the other
+/// this way.
 pub fn apply_transforms(model: &mut PhotoModel, name: &str, bytes: &[u8]) -> Result<()> {
-    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
-        .with_from_adapter(FloatCastAdapter::to(DType::F32))
-        .with_regex(r"^(analysis|synthesis)\.")
-        .allow_partial(true);
+    let mut store = store(bytes).with_predicate(in_transforms).allow_partial(true);
     let applied = model
         .load_from(&mut store)
         .map_err(|e| Error::InvalidParam(format!("model {name}: {e}")))?;
     // The store counts the entropy model, which the filter leaves out, as missing.
-    let transforms_missing = applied
-        .missing
-        .iter()
-        .any(|(path, _)| path.starts_with("analysis.") || path.starts_with("synthesis."));
+    let transforms_missing = applied.missing.iter().any(|(path, c)| in_transforms(path, c));
     if applied.applied.is_empty() || !applied.errors.is_empty() || transforms_missing {
         return Err(Error::InvalidParam(format!(
             "the transforms of model {name} do not fit this model's shape"
