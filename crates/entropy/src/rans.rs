@@ -8,7 +8,11 @@
 //!
 //! Models have a power-of-two total `2^bits` (`bits` ≤ 16), built from counts by
 //! [`RansModel::from_counts`]; a model may change from symbol to symbol (the learned codecs
-//! pick a table per latent), as long as encoder and decoder use the same sequence.
+//! pick a table per latent), as long as encoder and decoder use the same sequence. Two kinds
+//! implement [`RansTable`], with the same frequencies from the same counts and so the same
+//! streams: [`RansModel`] finds a slot's symbol in a table of all `2^bits` slots (one load,
+//! for any alphabet), [`SearchModel`] by comparing the slot with each symbol's start (256
+//! bytes in all, for adaptive coders with many small models that must stay in the cache).
 //!
 //! Stream: the two final states (little-endian `u32`), then the words (little-endian `u16`).
 //! A valid stream leaves both decoder states back at their start value with every word read;
@@ -91,6 +95,116 @@ impl RansModel {
     }
 }
 
+/// What the coder needs of a model: its precision, a symbol's slots, and a slot's symbol.
+pub trait RansTable {
+    /// Precision in bits: the frequencies sum to `2^bits`.
+    fn bits(&self) -> u32;
+    /// The first slot and the number of slots of `symbol`, if it is in the alphabet.
+    fn range(&self, symbol: usize) -> Option<(u32, u32)>;
+    /// The symbol owning `slot` (below `2^bits`), with its first slot and number of slots.
+    fn find(&self, slot: u32) -> (usize, u32, u32);
+}
+
+impl RansTable for RansModel {
+    #[inline]
+    fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    #[inline]
+    fn range(&self, symbol: usize) -> Option<(u32, u32)> {
+        self.ranges.get(symbol).copied()
+    }
+
+    #[inline]
+    fn find(&self, slot: u32) -> (usize, u32, u32) {
+        let s = usize::from(self.slots[slot as usize]);
+        let (start, freq) = self.ranges[s];
+        (s, start, freq)
+    }
+}
+
+/// Most symbols of a [`SearchModel`].
+pub const SEARCH_SYMBOLS: usize = 64;
+/// Highest precision of a [`SearchModel`]: its starts and slots compare as `i16`.
+pub const SEARCH_MAX_BITS: u32 = 14;
+
+/// A model of at most [`SEARCH_SYMBOLS`] symbols that finds a slot's symbol by counting the
+/// symbols that start at or below it instead of reading a slot table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchModel {
+    bits: u32,
+    symbols: usize,
+    /// Each symbol's first slot; past the alphabet, `i16::MAX`, above every slot.
+    starts: [i16; SEARCH_SYMBOLS],
+    freqs: [u16; SEARCH_SYMBOLS],
+}
+
+impl SearchModel {
+    /// Scales `counts` to a total of `2^bits`, as [`RansModel::from_counts`] does.
+    pub fn from_counts(counts: &[u64], bits: u32) -> Result<Self> {
+        if !(1..=SEARCH_MAX_BITS).contains(&bits) || counts.is_empty() || counts.len() > SEARCH_SYMBOLS {
+            return Err(Error::InvalidModel(format!(
+                "search model of {} symbols at {bits} bits (at most {SEARCH_SYMBOLS} symbols, {SEARCH_MAX_BITS} bits)",
+                counts.len()
+            )));
+        }
+        let mut model =
+            SearchModel { bits, symbols: counts.len(), starts: [i16::MAX; SEARCH_SYMBOLS], freqs: [0; SEARCH_SYMBOLS] };
+        model.refit(counts)?;
+        Ok(model)
+    }
+
+    /// Replaces the frequencies with `counts` (as many as before) scaled to this precision.
+    pub fn refit(&mut self, counts: &[u64]) -> Result<()> {
+        if counts.len() != self.symbols {
+            return Err(Error::InvalidModel(format!("{} counts for {} symbols", counts.len(), self.symbols)));
+        }
+        let freq = scale_counts(counts, 1 << self.bits)?;
+        let mut acc = 0u32;
+        for ((start, f), &count) in self.starts.iter_mut().zip(&mut self.freqs).zip(&freq) {
+            // Both fit: the frequencies sum to 2^bits ≤ 2^14.
+            *start = acc as i16;
+            *f = count as u16;
+            acc += count;
+        }
+        Ok(())
+    }
+
+    /// Number of symbols.
+    pub fn num_symbols(&self) -> usize {
+        self.symbols
+    }
+
+    /// The frequency of `symbol` (out of `2^bits`).
+    pub fn frequency(&self, symbol: usize) -> Option<u32> {
+        (symbol < self.symbols).then(|| u32::from(self.freqs[symbol]))
+    }
+}
+
+impl RansTable for SearchModel {
+    #[inline]
+    fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    #[inline]
+    fn range(&self, symbol: usize) -> Option<(u32, u32)> {
+        (symbol < self.symbols).then(|| (self.starts[symbol] as u32, u32::from(self.freqs[symbol])))
+    }
+
+    #[inline(always)]
+    fn find(&self, slot: u32) -> (usize, u32, u32) {
+        // The owner is the last symbol starting at or below the slot: a symbol of frequency
+        // zero shares its start with the next one. The first symbol starts at 0, so at least
+        // one is counted. A fixed length, so the comparisons unroll into vector instructions.
+        let slot = slot as i16;
+        let count: i16 = self.starts.iter().map(|&start| i16::from(start <= slot)).sum();
+        let s = (count - 1) as usize % SEARCH_SYMBOLS;
+        (s, self.starts[s] as u32, u32::from(self.freqs[s]))
+    }
+}
+
 /// Collects symbols, then writes them in reverse.
 #[derive(Clone, Debug, Default)]
 pub struct RansEncoder {
@@ -105,10 +219,10 @@ impl RansEncoder {
 
     /// Queues `symbol` under `model`; an error for a symbol outside it or of frequency zero.
     #[inline]
-    pub fn encode(&mut self, model: &RansModel, symbol: usize) -> Result<()> {
-        match model.ranges.get(symbol) {
-            Some(&(start, f)) if f > 0 => {
-                self.pending.push((start, f, model.bits));
+    pub fn encode(&mut self, model: &impl RansTable, symbol: usize) -> Result<()> {
+        match model.range(symbol) {
+            Some((start, f)) if f > 0 => {
+                self.pending.push((start, f, model.bits()));
                 Ok(())
             }
             _ => Err(Error::BadSymbol(symbol)),
@@ -174,14 +288,13 @@ impl<'a> RansDecoder<'a> {
     }
 
     /// Decodes one symbol under `model`.
-    #[inline]
-    pub fn decode(&mut self, model: &RansModel) -> Result<usize> {
+    #[inline(always)]
+    pub fn decode(&mut self, model: &impl RansTable) -> Result<usize> {
         let x = self.state[0];
-        let mask = (1u32 << model.bits) - 1;
-        let slot = x & mask;
-        let s = usize::from(model.slots[slot as usize]);
-        let (start, freq) = model.ranges[s];
-        self.advance(freq * (x >> model.bits) + slot - start)?;
+        let bits = model.bits();
+        let slot = x & ((1u32 << bits) - 1);
+        let (s, start, freq) = model.find(slot);
+        self.advance(freq * (x >> bits) + slot - start)?;
         Ok(s)
     }
 
@@ -276,6 +389,30 @@ mod tests {
             assert_eq!(dec.decode(&m).unwrap(), 0);
         }
         dec.finish().unwrap();
+    }
+
+    #[test]
+    fn search_and_slot_tables_agree_on_every_slot() {
+        // Zero counts inside and at the end, one symbol, and alphabets of 32, 33 and 64 symbols.
+        let cases: [&[u64]; 5] =
+            [&[10, 0, 0, 300, 5, 0], &[7], &[1; 32], &[3; 33], &[1, 900, 0, 2, 0, 0, 44, 1, 1, 1, 1, 1, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 9]];
+        for counts in cases {
+            for bits in [6, 12, 14] {
+                let (slots, search) = (RansModel::from_counts(counts, bits), SearchModel::from_counts(counts, bits));
+                assert_eq!(slots.is_ok(), search.is_ok(), "{counts:?} at {bits} bits");
+                let (Ok(slots), Ok(search)) = (slots, search) else { continue };
+                for slot in 0..1u32 << bits {
+                    assert_eq!(search.find(slot), slots.find(slot), "slot {slot} of {counts:?} at {bits} bits");
+                }
+                for s in 0..counts.len() {
+                    assert_eq!(search.range(s), slots.range(s));
+                }
+                assert_eq!(search.range(counts.len()), None);
+            }
+        }
+        assert!(SearchModel::from_counts(&[1; 65], 12).is_err());
+        assert!(SearchModel::from_counts(&[1, 2], 15).is_err());
+        assert!(SearchModel::from_counts(&[1, 2], 12).unwrap().refit(&[1, 2, 3]).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@
 
 use rayon::prelude::*;
 use tessera_core::{Error, Result};
-use tessera_entropy::rans::{RansDecoder, RansEncoder, RansModel};
+use tessera_entropy::rans::{RansDecoder, RansEncoder, SearchModel};
 
 use super::{half_octave, med, mid_value, octave, plane_range, solve_symmetric, unzigzag, zigzag, Planes};
 
@@ -609,7 +609,7 @@ struct Table {
     /// Tokens until the next rebuild, and the interval it starts.
     left: u32,
     interval: u32,
-    model: RansModel,
+    model: SearchModel,
 }
 
 /// A count table the rANS model refuses, as this codec's error.
@@ -658,8 +658,8 @@ impl Table {
         Ok(Table { counts, left: FIRST_INTERVAL, interval: FIRST_INTERVAL, model })
     }
 
-    fn model(counts: &[u64]) -> Result<RansModel> {
-        RansModel::from_counts(counts, PRECISION).map_err(table_error)
+    fn model(counts: &[u64]) -> Result<SearchModel> {
+        SearchModel::from_counts(counts, PRECISION).map_err(table_error)
     }
 
     /// Counts token `t` and rebuilds the model when its interval is up.
