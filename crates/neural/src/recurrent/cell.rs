@@ -5,10 +5,10 @@
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::conv;
+use crate::layers::activation::{sigmoid, tanh};
+use crate::layers::{conv, forward};
 
 /// The kind of recurrent unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,8 +117,8 @@ impl Cell {
     /// One step: returns the new state (its `h` is the layer's output).
     pub fn forward(&self, x: Tensor<4>, state: State) -> State {
         let n = self.channels;
-        let xi = self.input.forward(x);
-        let hh = self.hidden.forward(state.h.clone());
+        let xi = forward(&self.input, x);
+        let hh = forward(&self.hidden, state.h.clone());
         let part = |t: &Tensor<4>, i: usize| channels(t, i * n..(i + 1) * n);
         match Unit::from_code(self.unit) {
             Unit::Lstm => {
@@ -127,11 +127,11 @@ impl Cell {
                     sigmoid(part(&g, 0)),
                     sigmoid(part(&g, 1)),
                     sigmoid(part(&g, 2)),
-                    part(&g, 3).tanh(),
+                    tanh(part(&g, 3)),
                 );
                 let c = f * state.c.unwrap_or_else(|| state.h.zeros_like()) + i * u;
                 State {
-                    h: o * c.clone().tanh(),
+                    h: o * tanh(c.clone()),
                     c: Some(c),
                 }
             }
@@ -155,7 +155,7 @@ impl Cell {
             unit => {
                 let z = sigmoid(part(&xi, 0) + part(&hh, 0));
                 let r = sigmoid(part(&xi, 1) + part(&hh, 1));
-                let cand = (part(&xi, 2) + r * part(&hh, 2)).tanh();
+                let cand = tanh(part(&xi, 2) + r * part(&hh, 2));
                 let mut h = (z.clone().neg() + 1.0) * cand + z * state.h;
                 if unit == Unit::ResidualGru {
                     h = h + part(&xi, 3);

@@ -9,7 +9,8 @@ use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::cell::{Cell, State, Unit};
-use crate::layers::conv;
+use crate::layers::activation::tanh;
+use crate::layers::{conv, forward};
 use crate::rng::Rng;
 
 /// Binary maps per iteration (at 1/16 of the image's width and height).
@@ -222,19 +223,19 @@ impl RecurrentModel {
             x = next.h.clone();
             *state = next;
         }
-        self.encoder.project.forward(x).tanh()
+        tanh(forward(&self.encoder.project, x))
     }
 
     /// Decodes one iteration's bits (±1, `[b, BITS, h/16, w/16]`) into the picture, advancing
     /// the decoder's states; returns the new picture.
     pub fn decode_step(&self, bits: Tensor<4>, p: &mut Progress) -> Tensor<4> {
-        let mut x = self.decoder.project.forward(bits);
+        let mut x = forward(&self.decoder.project, bits);
         for (cell, state) in self.decoder.cells.iter().zip(p.dec.iter_mut()) {
             let next = cell.forward(x, state.clone());
             x = depth_to_space(next.h.clone());
             *state = next;
         }
-        let out = self.decoder.out.forward(x).tanh();
+        let out = tanh(forward(&self.decoder.out, x));
         let picture = match self.framework() {
             Framework::OneShot => out * 0.5,
             Framework::Additive => p.picture.clone() + out,
