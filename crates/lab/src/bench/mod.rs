@@ -1,6 +1,7 @@
 //! The bench runner: every codec × every setting × every image, in parallel over a fixed number
-//! of jobs, with a progress bar; each result cached as a small JSON file under the run
-//! directory the moment it is made, so an interrupted run resumes with only what is missing.
+//! of jobs (Tessera's codecs get the cores that the jobs leave them), with a progress bar; each
+//! result cached as a small JSON file under the run directory the moment it is made, so an
+//! interrupted run resumes with only what is missing.
 //!
 //! A codec that errors, panics, or writes a file that does not decode is recorded as a
 //! [`Failure`] for that image and setting, and the run goes on. Everything that can be checked
@@ -295,6 +296,7 @@ pub fn run(plan: &Plan) -> Result<Summary> {
             .expect("valid template")
             .progress_chars("=> "),
     );
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.jobs)
         .build()
@@ -307,7 +309,15 @@ pub fn run(plan: &Plan) -> Result<Summary> {
                 let (c, settings) = &plan.codecs[t.0];
                 let item = &plan.items[t.2];
                 bar.set_message(format!("{} {} {}", c.name(), settings[t.1].label(), item.name));
-                let outcome = one(plan, c, &settings[t.1], item, &flat[t.2])?;
+                let measure = || one(plan, c, &settings[t.1], item, &flat[t.2]);
+                let outcome = match threads_per_job(plan.jobs, cpus) {
+                    1 => measure()?,
+                    threads => rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?
+                        .install(measure)?,
+                };
                 write_json(&cache_path(t), &outcome)?;
                 bar.inc(1);
                 Ok((*t, outcome))
@@ -382,6 +392,13 @@ pub fn run(plan: &Plan) -> Result<Summary> {
 
 /// Measures one (codec, setting, image). Codec trouble becomes a `Failed` outcome; only
 /// trouble writing the run directory is an error.
+/// The threads each of `jobs` parallel measurements gets on `cpus` cores: Tessera's codecs
+/// run in a pool of that many, so that `--jobs 1` measures a codec on the whole machine, as
+/// the reference codecs' own threads do, and more jobs share it out.
+fn threads_per_job(jobs: usize, cpus: usize) -> usize {
+    (cpus / jobs.max(1)).max(1)
+}
+
 fn one(plan: &Plan, c: &Contender, setting: &Setting, item: &Item, flat: &Image) -> Result<Outcome> {
     let label = setting.label();
     let failure = |stage: &str, message: String| {
@@ -437,4 +454,18 @@ fn write_png(path: &Path, img: &Image) -> Result<()> {
     let bytes = encode_image(img, Format::Png)?;
     tessera_core::io::write_atomic(path, &bytes, true)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_per_job;
+
+    #[test]
+    fn jobs_share_the_cores_out() {
+        assert_eq!(threads_per_job(1, 2), 2);
+        assert_eq!(threads_per_job(2, 2), 1);
+        assert_eq!(threads_per_job(3, 2), 1);
+        assert_eq!(threads_per_job(3, 16), 5);
+        assert_eq!(threads_per_job(0, 4), 4);
+    }
 }

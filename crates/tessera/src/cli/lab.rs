@@ -59,7 +59,7 @@ pub struct BenchArgs {
     /// Run directory (results, cache, kept reconstructions). Default: runs/bench-DATASET.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Parallel jobs (default: the number of CPUs).
+    /// Parallel jobs (default: the number of CPUs); Tessera's own codecs run on CPUs / jobs threads each.
     #[arg(long)]
     jobs: Option<usize>,
     /// Images whose reconstructions are kept as PNG (comma list; default: the first two).
