@@ -8,7 +8,7 @@ pub mod gdn;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::PadMode;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// A `k`×`k` convolution with stride `stride` and "same" zero padding (`k/2` on each side).
 pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
@@ -31,7 +31,7 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
     let columns = if k == 1 {
         x.reshape([b, cin, h * w])
-    } else {
+    } else if x.is_autodiff() {
         let p = k / 2;
         let padded = x.pad((p, p, p, p), PadMode::Constant(0.0));
         let shifted = (0..k * k)
@@ -41,6 +41,8 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
             })
             .collect();
         Tensor::cat(shifted, 1)
+    } else {
+        shifted_copies(x, k)
     };
     // The columns run over (dy, dx, input channel); the weights over (input channel, dy, dx).
     let weight = conv.weight.val().permute([0, 2, 3, 1]).reshape([1, cout, k * k * cin]);
@@ -49,6 +51,31 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         y = y + bias.val().reshape([1, cout, 1]);
     }
     y.reshape([b, cout, h, w])
+}
+
+/// The `k²` shifted copies of `x` (zero outside it) that [`forward`] multiplies, built in one
+/// pass of row copies: at inference, where no gradient needs the tensor operations' graph.
+fn shifted_copies(x: Tensor<4>, k: usize) -> Tensor<3> {
+    let [b, cin, h, w] = x.dims();
+    let device = x.device();
+    let input = x.into_data().try_into_vec::<f32>().expect("the layers compute in f32");
+    let (p, plane) = (k / 2, h * w);
+    let mut out = vec![0f32; b * k * k * cin * plane];
+    for (i, dst) in out.chunks_exact_mut(plane).enumerate() {
+        // Copy `i` of the output runs over (batch, dy, dx, channel).
+        let (c, shift, batch) = (i % cin, i / cin % (k * k), i / (cin * k * k));
+        let (dy, dx) = (shift / k, shift % k);
+        let src = &input[(batch * cin + c) * plane..][..plane];
+        // Output column x reads input column x + dx − p, where that is inside the row.
+        let (x0, x1) = (p.saturating_sub(dx), (w + p).saturating_sub(dx).min(w));
+        for y in 0..h {
+            let Some(sy) = (y + dy).checked_sub(p).filter(|&sy| sy < h) else { continue };
+            if x0 < x1 {
+                dst[y * w + x0..y * w + x1].copy_from_slice(&src[sy * w + x0 + dx - p..sy * w + x1 + dx - p]);
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [b, k * k * cin, plane]), &device)
 }
 
 /// Builds a model with burn's global generator (which its layer initialisers draw from)
@@ -64,7 +91,6 @@ pub fn seeded<T>(seed: u64, device: &Device, make: impl FnOnce() -> T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
 
     #[test]
     fn forward_is_the_backends_convolution() {
@@ -78,5 +104,12 @@ mod tests {
             let gap: f32 = (a - b).abs().max().into_scalar();
             assert!(gap < 1e-5, "{k}×{k}, stride {stride}: {gap}");
         }
+        // With autodiff the copies are tensor operations, so that gradients flow.
+        let tracked = x.clone().autodiff().require_grad();
+        let layer = seeded(3, &device, || conv(5, 7, 3, 1, &device));
+        let plain: f32 = (forward(&layer, x) - layer.forward(tracked.clone()).inner()).abs().max().into_scalar();
+        assert!(plain < 1e-5, "{plain}");
+        let grads = forward(&layer, tracked.clone()).sum().backward();
+        assert!(tracked.grad(&grads).is_some());
     }
 }
