@@ -15,10 +15,10 @@ pub mod table;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use tessera_core::io::{encode_image, Format};
 use tessera_core::{Codec, Image};
 
@@ -296,39 +296,42 @@ pub fn run(plan: &Plan) -> Result<Summary> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(plan.jobs)
-        .build()
-        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?;
-    type Done = Result<((usize, usize, usize), Outcome)>;
-    let computed: Vec<Done> = pool.install(|| {
-        missing
-            .par_iter()
-            .map(|t| {
-                let (c, settings) = &plan.codecs[t.0];
-                let item = &plan.items[t.2];
-                bar.set_message(format!("{} {} {}", c.name(), settings[t.1].label(), item.name));
-                let measure = || one(plan, c, &settings[t.1], item, &flat[t.2]);
-                let outcome = match threads_per_job(plan.jobs, cpus) {
-                    1 => measure()?,
-                    threads => rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?
-                        .install(measure)?,
-                };
-                write_json(&cache_path(t), &outcome)?;
-                bar.inc(1);
-                Ok((*t, outcome))
-            })
+    // Each job is a thread of its own that takes the next task and measures it in its own pool
+    // of `threads` threads, made once. Not a rayon pool of jobs: a rayon worker waiting for
+    // another pool runs the next task from its own queue meanwhile, and the two measurements
+    // would time each other.
+    let threads = threads_per_job(plan.jobs, std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let next = AtomicUsize::new(0);
+    let job = || -> Result<Vec<((usize, usize, usize), Outcome)>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?;
+        let mut done = Vec::new();
+        while let Some(t) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let (c, settings) = &plan.codecs[t.0];
+            let item = &plan.items[t.2];
+            bar.set_message(format!("{} {} {}", c.name(), settings[t.1].label(), item.name));
+            let outcome = pool.install(|| one(plan, c, &settings[t.1], item, &flat[t.2]))?;
+            write_json(&cache_path(t), &outcome)?;
+            bar.inc(1);
+            done.push((*t, outcome));
+        }
+        Ok(done)
+    };
+    let computed: Vec<Result<Vec<_>>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = (0..plan.jobs.clamp(1, missing.len().max(1))).map(|_| s.spawn(job)).collect();
+        jobs.into_iter()
+            .map(|j| j.join().unwrap_or_else(|_| Err(Error::Invalid("a measurement thread panicked".into()))))
             .collect()
     });
     bar.finish_and_clear();
-    let n_computed = computed.len();
-    for r in computed {
-        let (t, o) = r?;
-        outcomes.insert(t, o);
+    let mut n_computed = 0;
+    for done in computed {
+        for (t, o) in done? {
+            outcomes.insert(t, o);
+            n_computed += 1;
+        }
     }
     // Per-codec results.
     let mut results = Vec::new();
@@ -390,8 +393,6 @@ pub fn run(plan: &Plan) -> Result<Summary> {
     Ok(Summary { computed: n_computed, cached, failed, results, elapsed_s })
 }
 
-/// Measures one (codec, setting, image). Codec trouble becomes a `Failed` outcome; only
-/// trouble writing the run directory is an error.
 /// The threads each of `jobs` parallel measurements gets on `cpus` cores: Tessera's codecs
 /// run in a pool of that many, so that `--jobs 1` measures a codec on the whole machine, as
 /// the reference codecs' own threads do, and more jobs share it out.
@@ -399,6 +400,8 @@ fn threads_per_job(jobs: usize, cpus: usize) -> usize {
     (cpus / jobs.max(1)).max(1)
 }
 
+/// Measures one (codec, setting, image). Codec trouble becomes a `Failed` outcome; only
+/// trouble writing the run directory is an error.
 fn one(plan: &Plan, c: &Contender, setting: &Setting, item: &Item, flat: &Image) -> Result<Outcome> {
     let label = setting.label();
     let failure = |stage: &str, message: String| {
