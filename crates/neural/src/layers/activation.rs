@@ -1,8 +1,8 @@
 //! `tanh` and the logistic sigmoid for the recurrent codec's gates. Training keeps burn's own
 //! (differentiable) functions; at inference, where the backend evaluates them one element at a
-//! time through the C library (a fifth of a recurrent decode), they are computed here instead
-//! with a rational approximation that the compiler vectorises, within a few units in the last
-//! place of the exact values.
+//! time through the C library (about a quarter of a recurrent decode), they are computed here
+//! instead with a rational approximation that the compiler vectorises, within a few units in
+//! the last place of the exact values.
 
 use burn::tensor::{Tensor, TensorData};
 

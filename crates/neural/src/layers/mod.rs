@@ -22,7 +22,7 @@ pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -
 /// `conv.forward(x)` for a layer made by [`conv`], up to rounding. At stride 1 it is computed as
 /// one matrix product of the weights with the `k²` shifted copies of the padded input: the
 /// backend's own convolution writes its output one channel-strided element at a time, which
-/// took a third of a recurrent decode. Strided layers go to the backend.
+/// took a sixth of a recurrent decode. Strided layers go to the backend.
 pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [b, cin, h, w] = x.dims();
     let [cout, wcin, k, kw] = conv.weight.dims();
