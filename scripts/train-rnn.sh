@@ -2,7 +2,8 @@
 # Trains one variant of the recurrent codec, resuming its run from the last checkpoint (on a
 # fresh machine, from the one committed in models/resume): run it again to continue. Then, as
 # for the photo models, a fresh copy of the run (`-decay`) trains on at a tenth of the learning
-# rate; that copy is the model that ships, so the main run can go on later.
+# rate, binarising with the sign as coding does; that copy is the model that ships, so the
+# main run can go on later.
 # `scripts/save-training.sh` exports the model and copies the main run's resume state to commit.
 #   VARIANT (default resgru-scaling), ITERATIONS per crop (default 16), MINUTES for the main run
 #   (default 60), STEPS target (default 100000), DECAY_STEPS (default 1500) and DECAY_MINUTES
@@ -28,4 +29,4 @@ step=$(sed -n 's/.*"step": \([0-9][0-9]*\).*/\1/p' "$dir/resume.json")
 rm -rf "$dir-decay" && mkdir -p "$dir-decay" && cp "$dir"/* "$dir-decay"/
 echo "== $(date -u +%H:%M) rnn $VARIANT at a tenth of the rate from step $step in $dir-decay"
 "$TESSERA" "${args[@]}" --dir "$dir-decay" --steps $((step + ${DECAY_STEPS:-1500})) \
-  --minutes "${DECAY_MINUTES:-15}" --decay-from "$step"
+  --minutes "${DECAY_MINUTES:-15}" --decay-from "$step" --sign-from "$step"

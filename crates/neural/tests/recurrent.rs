@@ -54,6 +54,7 @@ fn plan(dir: PathBuf, photos: &Path, steps: u64) -> Plan {
         train: vec![photos.to_path_buf()],
         steps,
         decay_from: None,
+        sign_from: None,
         max_seconds: None,
         checkpoint_every: 1e9,
         progress: false,
@@ -93,7 +94,10 @@ fn a_run_goes_on_to_larger_crops_and_its_card_lists_both() {
         batch: 1,
         ..config(DEFAULT_VARIANT)
     };
-    let state = train::run(large.clone(), &plan(run.clone(), &photos, 3)).unwrap();
+    // The last step binarises with the sign, as coding does.
+    let signed = Plan { sign_from: Some(2), ..plan(run.clone(), &photos, 3) };
+    let state = train::run(large.clone(), &signed).unwrap();
+    assert_eq!(state.sign_from, Some(2));
     assert_eq!((state.step, &state.config), (3, &large));
     assert_eq!(
         state.earlier,
@@ -117,7 +121,8 @@ fn a_run_goes_on_to_larger_crops_and_its_card_lists_both() {
         "{card}"
     );
     assert!(card.contains("--batch 2 --patch 16 --lr 0.001 --seed 5 --steps 2 "), "{card}");
-    assert!(card.contains("--batch 1 --patch 32 --lr 0.001 --seed 5 --steps 3 "), "{card}");
+    assert!(card.contains("--batch 1 --patch 32 --lr 0.001 --seed 5 --steps 3 --sign-from 2 "), "{card}");
+    assert!(card.contains("binarised with their sign from step 2"), "{card}");
 }
 
 fn decode_threads(codec: &RnnCodec, c: &Container, threads: usize) -> Image {

@@ -286,7 +286,36 @@ pub fn binarize_noisy(y: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
     y.clone() + (sample - y).detach()
 }
 
+/// The sign, passing the gradient of `y` straight through: training as the codes are coded.
+pub fn binarize_straight(y: Tensor<4>) -> Tensor<4> {
+    y.clone() + (binarize(y.clone()) - y).detach()
+}
+
 /// The sign, for coding: +1 where `y ≥ 0`.
 pub fn binarize(y: Tensor<4>) -> Tensor<4> {
     y.greater_equal_elem(0.0).float() * 2.0 - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn straight_binarisation_codes_the_sign_and_passes_the_gradient_through() {
+        let device = crate::checkpoint::train_device();
+        let y = Tensor::<4>::from_data(TensorData::new(vec![-0.7f32, -0.01, 0.0, 0.3], [1, 1, 2, 2]), &device)
+            .require_grad();
+        let bits = binarize_straight(y.clone());
+        assert_eq!(values(bits.clone()), values(binarize(y.clone())));
+        assert_eq!(values(bits.clone()), [-1.0, -1.0, 1.0, 1.0]);
+        // The loss weighs each bit differently; each code receives its bit's weight.
+        let weights = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]), &device);
+        let grads = (bits * weights).sum().backward();
+        let grad = y.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(grad, [1.0, 2.0, 3.0, 4.0]);
+    }
 }

@@ -1,6 +1,6 @@
 //! Training of the recurrent codec: square crops (32×32 by default, larger later in a run),
 //! `iterations` passes per crop, loss the mean absolute residual summed over iterations (as in the
-//! paper), stochastic binarisation.
+//! paper), stochastic binarisation (the sign, as in coding, from `Plan::sign_from` on).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tessera_core::{Error, Result};
 
-use super::model::{binarize_noisy, RecurrentModel, Variant};
+use super::model::{binarize_noisy, binarize_straight, RecurrentModel, Variant};
 use crate::checkpoint::{self, append_csv, scalar};
 use crate::photo::data::{self, Photo};
 use crate::rng::Rng;
@@ -39,6 +39,9 @@ pub struct RunState {
     /// The step from which the last invocation trained at a tenth of the learning rate.
     #[serde(default)]
     pub decay_from: Option<u64>,
+    /// The step from which the last invocation binarised with the sign.
+    #[serde(default)]
+    pub sign_from: Option<u64>,
     /// The crops of the run's earlier stages, oldest first (the config holds the current ones).
     #[serde(default)]
     pub earlier: Vec<Crops>,
@@ -59,6 +62,8 @@ pub struct Plan {
     pub steps: u64,
     /// From this step on the learning rate is a tenth (the end of a run's schedule).
     pub decay_from: Option<u64>,
+    /// From this step on the codes are binarised with their sign, as when coding.
+    pub sign_from: Option<u64>,
     pub max_seconds: Option<f64>,
     pub checkpoint_every: f64,
     pub progress: bool,
@@ -85,12 +90,13 @@ pub fn load_run(
     })
 }
 
-/// The loss of one batch: Σ over iterations of the mean absolute residual.
+/// The loss of one batch: Σ over iterations of the mean absolute residual. The codes are
+/// binarised at random with `rng`, or with their sign when it is `None`.
 fn loss(
     model: &RecurrentModel,
     x: Tensor<4>,
     iterations: usize,
-    rng: &mut Rng,
+    mut rng: Option<&mut Rng>,
 ) -> (Tensor<1>, Vec<f32>) {
     let [b, _, h, w] = x.dims();
     let mut p = model.start(b, h, w, &x.device());
@@ -98,7 +104,11 @@ fn loss(
     let mut per_iter = Vec::new();
     let mut residual = x.clone();
     for _ in 0..iterations {
-        let bits = binarize_noisy(model.encode_step(residual, &mut p), rng);
+        let codes = model.encode_step(residual, &mut p);
+        let bits = match rng.as_deref_mut() {
+            Some(rng) => binarize_noisy(codes, rng),
+            None => binarize_straight(codes),
+        };
         let picture = model.decode_step(bits, &mut p);
         residual = x.clone() - picture;
         let l = residual.clone().abs().mean();
@@ -153,12 +163,14 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 rng: rng.state,
                 seconds: 0.0,
                 decay_from: None,
+                sign_from: None,
                 earlier: Vec::new(),
             };
             (model, checkpoint::optimiser(), state)
         }
     };
     state.decay_from = plan.decay_from;
+    state.sign_from = plan.sign_from;
     std::fs::create_dir_all(&plan.dir)?;
     let photos: Vec<Photo> = data::load_folders(&plan.train, cfg.patch)?;
     let mut log = append_csv(
@@ -182,6 +194,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             .collect();
         // Each half of the batch binarises with its own generator.
         let seeds = [rng.next_u64(), rng.next_u64()];
+        let step = state.step;
         let (parts, grads) = checkpoint::gradients_in_halves(&model, &device, b, |m, items| {
             let share = items.len() as f32 / b as f32;
             let x = Tensor::<4>::from_data(
@@ -189,7 +202,8 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 &device,
             );
             let mut noise = Rng::new(seeds[usize::from(items.start > 0)]);
-            let (l, per_iter) = loss(m, x, cfg.iterations, &mut noise);
+            let random = plan.sign_from.is_none_or(|from| step < from);
+            let (l, per_iter) = loss(m, x, cfg.iterations, random.then_some(&mut noise));
             let per_iter: Vec<f32> = per_iter.iter().map(|e| e * share).collect();
             (l * share, per_iter)
         });
@@ -253,14 +267,15 @@ pub fn export(
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let train_cmd = |batch: usize, patch: usize, steps: u64, decay: Option<u64>| {
+    let train_cmd = |batch: usize, patch: usize, steps: u64, decay: Option<u64>, sign: Option<u64>| {
         format!(
-            "tessera train rnn --variant {} --iterations {} --batch {batch} --patch {patch} --lr {} --seed {} --steps {steps}{} --dir {}\n",
+            "tessera train rnn --variant {} --iterations {} --batch {batch} --patch {patch} --lr {} --seed {} --steps {steps}{}{} --dir {}\n",
             c.variant,
             c.iterations,
             c.lr,
             c.seed,
             decay.map(|d| format!(" --decay-from {d}")).unwrap_or_default(),
+            sign.map(|d| format!(" --sign-from {d}")).unwrap_or_default(),
             dir.display()
         )
     };
@@ -268,10 +283,10 @@ pub fn export(
     let mut commands = String::new();
     for e in &state.earlier {
         crops += &format!("{p}×{p} in batches of {b} until step {u}, then ", p = e.patch, b = e.batch, u = e.until);
-        commands += &train_cmd(e.batch, e.patch, e.until, None);
+        commands += &train_cmd(e.batch, e.patch, e.until, None, None);
     }
     crops += &format!("{p}×{p} in batches of {b}", p = c.patch, b = c.batch);
-    commands += &train_cmd(c.batch, c.patch, state.step, state.decay_from);
+    commands += &train_cmd(c.batch, c.patch, state.step, state.decay_from, state.sign_from);
     let card = format!(
         "# {name}\n\nRecurrent progressive codec (Toderici et al. 2017), variant `{v}`: encoder conv 3×3/2 3→32 and three \
          3×3/2 recurrent layers (64, 64, 64 channels), binariser 1×1 → {bits} maps at 1/16 resolution (tanh, stochastic \
@@ -292,7 +307,8 @@ pub fn export(
         step = state.step,
         hours = state.seconds / 3600.0,
         dir = dir.display(),
-        decay_text = state.decay_from.map(|d| format!("a tenth of it from step {d}, ")).unwrap_or_default(),
+        decay_text = state.decay_from.map(|d| format!("a tenth of it from step {d}, ")).unwrap_or_default()
+            + &state.sign_from.map(|d| format!("the codes binarised with their sign from step {d}, ")).unwrap_or_default(),
     );
     tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
     Ok(meta)

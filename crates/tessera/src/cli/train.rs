@@ -122,6 +122,9 @@ pub struct RnnArgs {
     /// From this step on, train at a tenth of the learning rate (the end of the schedule).
     #[arg(long)]
     decay_from: Option<u64>,
+    /// From this step on, binarise with the sign, as coding does, instead of at random.
+    #[arg(long)]
+    sign_from: Option<u64>,
     /// Crops per step [default: the run's, 16 for a new run].
     #[arg(long)]
     batch: Option<usize>,
@@ -286,6 +289,7 @@ fn run_rnn(a: RnnArgs) -> Result<()> {
         train: a.train,
         steps: a.steps,
         decay_from: a.decay_from,
+        sign_from: a.sign_from,
         max_seconds: a.minutes.map(|m| m * 60.0),
         checkpoint_every: 300.0,
         progress: true,
