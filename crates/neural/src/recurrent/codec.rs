@@ -18,10 +18,11 @@ use crate::photo::codec::device;
 use crate::photo::weights;
 use crate::rng::Rng;
 
-/// Format version: 3 codes the bits with the mixed model ([`BitCoder`]); 2, still decoded, with
+/// Format version: 4 codes the bits with the mixed model and the positions' surroundings
+/// ([`BitCoder`]); 3, still decoded, with the mixed model alone; 2, still decoded, with
 /// neighbour contexts; 1, still decoded, also ran the network on the whole picture instead of
 /// on tiles ([`tiles`]).
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
 /// Most iterations a file may hold.
 pub const MAX_ITERATIONS: u8 = 16;
 const DEFAULT_ITERATIONS: f32 = 8.0;
