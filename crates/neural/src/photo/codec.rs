@@ -14,6 +14,7 @@ use tessera_entropy::model::{GaussianScaleTable, QuantizedCdf};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
 use super::model::{Kind, PhotoModel, ALIGN};
+use super::refine;
 use super::weights::{self, ModelFile};
 use crate::fixed::{self, Conv, Map};
 use crate::layers::gaussian::SCALE_MIN;
@@ -29,6 +30,8 @@ const DEFAULT_QUALITY: u8 = 3;
 /// multiplications (exactly rounded, so every machine builds the same tables).
 const SCALE_RATIO: f64 = 1.13;
 const SCALE_COUNT: usize = 64;
+/// Most refinement steps asked for (`--set refine=`): the gains stop well before.
+const MAX_REFINE_STEPS: usize = 1000;
 /// Largest image the transforms run on whole (about 3 GB of activations at this size).
 const MAX_PIXELS: usize = 1 << 24;
 
@@ -65,13 +68,18 @@ impl PhotoCodec {
             .collect()
     }
 
-    fn encode_quality(&self, image: &Image, q: u8) -> Result<Encoded> {
-        encode_with(&*self.load(q)?, image, q)
+    fn encode_quality(&self, image: &Image, q: u8, refine: usize) -> Result<Encoded> {
+        encode_with(&*self.load(q)?, image, q, refine)
     }
 
     /// The smallest-error model whose container meets `target_bpp`, or the smallest file that
     /// meets `target_psnr`: every shipped quality is tried.
-    fn encode_target(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
+    fn encode_target(
+        &self,
+        image: &Image,
+        params: &EncodeParams,
+        refine: usize,
+    ) -> Result<Encoded> {
         let pixels = image.pixel_count() as f64;
         let mut chosen: Option<Encoded> = None;
         let mut qs = self.available();
@@ -79,7 +87,7 @@ impl PhotoCodec {
             qs.reverse();
         }
         for q in qs {
-            let enc = self.encode_quality(image, q)?;
+            let enc = self.encode_quality(image, q, refine)?;
             let header = Header::for_image(self.name(), image, enc.model.clone());
             let container = tessera_core::Container {
                 header,
@@ -125,8 +133,8 @@ impl Codec for PhotoCodec {
 
     fn summary(&self) -> &'static str {
         match self.kind {
-            Kind::Factorized => "learned transform codec with a factorised prior (Ballé 2018); -q picks the model",
-            Kind::Hyperprior => "learned transform codec with a mean-scale hyperprior (Minnen 2018); -q picks the model",
+            Kind::Factorized => "learned transform codec with a factorised prior (Ballé 2018); -q picks the model, --set refine=STEPS refines the latents for the image (60: about 20 s a Kodak image)",
+            Kind::Hyperprior => "learned transform codec with a mean-scale hyperprior (Minnen 2018); -q picks the model, --set refine=STEPS refines the latents for the image (60: about 20 s a Kodak image)",
         }
     }
 
@@ -140,8 +148,20 @@ impl Codec for PhotoCodec {
 
     fn encode(&self, image: &Image, params: &EncodeParams) -> Result<Encoded> {
         check_input(image)?;
+        let refine = params.option("refine", 0usize)?;
+        if refine > MAX_REFINE_STEPS {
+            return Err(Error::InvalidParam(format!(
+                "refine={refine}: at most {MAX_REFINE_STEPS} steps"
+            )));
+        }
+        if refine > 0 && image.pixel_count() > refine::MAX_PIXELS {
+            return Err(Error::Limit(format!(
+                "refine takes images of at most {} pixels (the gradients keep every activation)",
+                refine::MAX_PIXELS
+            )));
+        }
         if params.target_bpp.is_some() || params.target_psnr.is_some() {
-            return self.encode_target(image, params);
+            return self.encode_target(image, params, refine);
         }
         let q = params.quality_or(f32::from(DEFAULT_QUALITY))?.round();
         if q > f32::from(MAX_QUALITY) {
@@ -151,7 +171,7 @@ impl Codec for PhotoCodec {
                 self.available()
             )));
         }
-        self.encode_quality(image, q as u8)
+        self.encode_quality(image, q as u8, refine)
     }
 
     fn decode(&self, header: &Header, params: &[u8], payload: &[u8]) -> Result<Image> {
@@ -195,8 +215,9 @@ impl Codec for PhotoCodec {
     }
 }
 
-/// Encodes `image` with the loaded model `file`, recording quality index `q`.
-pub fn encode_with(file: &ModelFile, image: &Image, q: u8) -> Result<Encoded> {
+/// Encodes `image` with the loaded model `file`, recording quality index `q`, after `refine`
+/// steps of refinement of the latents for this image ([`refine`]; 0: the analysis transform's).
+pub fn encode_with(file: &ModelFile, image: &Image, q: u8, refine: usize) -> Result<Encoded> {
     check_input(image)?;
     let kind = file.meta.config()?.kind;
     let (w, h) = (image.width() as usize, image.height() as usize);
@@ -206,7 +227,13 @@ pub fn encode_with(file: &ModelFile, image: &Image, q: u8) -> Result<Encoded> {
         TensorData::new(to_planar_padded(image, pw, ph), [1, 3, ph, pw]),
         &dev,
     );
-    let y = file.model.analysis.forward(x);
+    let (y, z) = if refine > 0 {
+        refine::refine(&file.model, file.meta.lambda, &x, (w, h), refine, &dev)
+    } else {
+        let y = file.model.analysis.forward(x);
+        let z = file.model.hyper.as_ref().map(|hy| hy.analysis(y.clone()));
+        (y, z)
+    };
     let mut enc = RangeEncoder::new();
     match kind {
         Kind::Factorized => {
@@ -214,12 +241,7 @@ pub fn encode_with(file: &ModelFile, image: &Image, q: u8) -> Result<Encoded> {
             code_factorized(&mut enc, file, &v, (ph / 16) * (pw / 16))?;
         }
         Kind::Hyperprior => {
-            let hyper = file
-                .model
-                .hyper
-                .as_ref()
-                .ok_or(Error::corrupt("hyperprior model without hyperprior"))?;
-            let z = values(hyper.analysis(y.clone()));
+            let z = values(z.ok_or(Error::corrupt("hyperprior model without hyperprior"))?);
             let zq = code_factorized(&mut enc, file, &z, (ph / 64) * (pw / 64))?;
             let (means, scales) = hyper_params(file, &zq, ph / 64, pw / 64)?;
             let table = scale_table()?;

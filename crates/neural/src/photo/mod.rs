@@ -4,5 +4,6 @@ pub mod card;
 pub mod codec;
 pub mod data;
 pub mod model;
+pub mod refine;
 pub mod train;
 pub mod weights;
