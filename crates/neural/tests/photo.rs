@@ -1,7 +1,8 @@
 //! The photo codecs end to end on tiny models trained here for a few steps: training resumes
 //! exactly, a model starts from the transforms of the other kind, an exported model codes and
 //! decodes, decoding is the same on 1 and 2 threads, latents refined for an image lower its
-//! cost, other weights and corrupt payloads are refused, and the committed golden bitstream decodes to the committed pixels.
+//! cost, other weights and corrupt payloads are refused, and the committed golden bitstream
+//! decodes to the committed pixels.
 
 use std::path::{Path, PathBuf};
 

@@ -345,7 +345,7 @@ fn parse_params(params: &[u8]) -> Result<u8> {
     }
 }
 
-fn values(t: Tensor<4>) -> Vec<f32> {
+pub(crate) fn values(t: Tensor<4>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 

@@ -9,7 +9,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::layers::conv;
@@ -203,6 +203,9 @@ pub enum Quantise<'a> {
     Noise(&'a mut Rng),
     /// Rounding around the medians / means (evaluation, the coder's rate).
     Round,
+    /// Soft random rounding at a temperature, drawn from the generator (the encoder's
+    /// refinement of the latents, [`super::refine`]): stochastic Gumbel annealing.
+    Annealed(&'a mut Rng, f32),
 }
 
 impl PhotoModel {
@@ -225,14 +228,24 @@ impl PhotoModel {
     }
 
     /// Forward pass with estimated rate.
-    pub fn forward(&self, x: Tensor<4>, mut q: Quantise<'_>) -> Output {
-        let y = self.analysis.forward(x);
+    pub fn forward(&self, x: Tensor<4>, q: Quantise<'_>) -> Output {
+        self.forward_latents(self.analysis.forward(x), None, q)
+    }
+
+    /// The forward pass from the latents `y` on: quantisation, rate and synthesis. A hyperprior
+    /// takes the side information `z` given, or `h_a(y)`.
+    pub fn forward_latents(
+        &self,
+        y: Tensor<4>,
+        z: Option<Tensor<4>>,
+        mut q: Quantise<'_>,
+    ) -> Output {
         let (y_hat, bits) = if let Some(density) = &self.density {
             let y_hat = quantise(y, density.medians(), &mut q);
             let bits = neg_log2_sum(density.likelihood(y_hat.clone()));
             (y_hat, bits)
         } else if let Some(hyper) = &self.hyper {
-            let z = hyper.analysis(y.clone());
+            let z = z.unwrap_or_else(|| hyper.analysis(y.clone()));
             let z_hat = quantise(z, hyper.density.medians(), &mut q);
             let z_bits = neg_log2_sum(hyper.density.likelihood(z_hat.clone()));
             let (means, scales) = hyper.synthesis(z_hat);
@@ -271,7 +284,29 @@ fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) -> Tensor<4> 
             let centre = centre.detach();
             (v - centre.clone()).round() + centre
         }
+        Quantise::Annealed(rng, tau) => round_annealed(v, centre, *tau, rng),
     }
+}
+
+/// Stochastic Gumbel annealing (Yang et al. 2020): `v` rounded around `centre` at random at
+/// temperature `tau`. d = v − centre lies between ⌊d⌋ and ⌊d⌋ + 1 at distance r from the lower;
+/// the odds of the lower are exp(−atanh(r)/τ) against exp(−atanh(1 − r)/τ), and the soft choice
+/// is a Gumbel-softmax sample at `tau`, which nears the rounding as `tau` falls.
+fn round_annealed(v: Tensor<4>, centre: Tensor<4>, tau: f32, rng: &mut Rng) -> Tensor<4> {
+    const EDGE: f32 = 1e-5;
+    let centre = centre.detach();
+    let d = v - centre.clone();
+    let down = d.clone().floor().detach();
+    let r = d - down.clone();
+    let atanh = |t: Tensor<4>| t.clamp(-1.0 + EDGE, 1.0 - EDGE).atanh();
+    let odds_up = (atanh(r.clone()) - atanh(-r + 1.0)) / tau;
+    let dims = down.dims();
+    let gumbel = |u: f32| -(-(u.max(1e-7)).ln()).ln();
+    let noise: Vec<f32> = (0..dims.iter().product())
+        .map(|_| gumbel(rng.uniform()) - gumbel(rng.uniform()))
+        .collect();
+    let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), &down.device());
+    down + sigmoid((odds_up + noise) / tau) + centre
 }
 
 fn neg_log2_sum(lik: Tensor<4>) -> Tensor<1> {

@@ -8,12 +8,11 @@
 //! the coder pays. Only the encoder changes: the file is an ordinary one and decodes as any.
 
 use burn::module::Module;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::model::PhotoModel;
+use super::codec::values;
+use super::model::{PhotoModel, Quantise};
 use crate::checkpoint::train_device;
-use crate::layers::gaussian;
 use crate::rng::Rng;
 
 /// Adam's step size, in latent units (a quantisation bin is 1), and moment decay rates.
@@ -51,33 +50,14 @@ pub fn refine(
     let mut rng = Rng::new(1);
     for step in 0..steps {
         let tau = TEMPERATURE * (-COOLING * step as f32 / steps as f32).exp();
-        let mut round = |v: Tensor<4>, centre: Tensor<4>| round_annealed(v, centre, tau, &mut rng);
         let yt = y.value.clone().autodiff().require_grad();
         let zt = z
             .as_ref()
             .map(|z| z.value.clone().autodiff().require_grad());
-        let (y_hat, bits) = match (&model.density, &model.hyper, &zt) {
-            (Some(d), _, _) => {
-                let y_hat = round(yt.clone(), d.medians());
-                let bits = neg_log2_sum(d.likelihood(y_hat.clone()));
-                (y_hat, bits)
-            }
-            (_, Some(hy), Some(zt)) => {
-                let z_hat = round(zt.clone(), hy.density.medians());
-                let z_bits = neg_log2_sum(hy.density.likelihood(z_hat.clone()));
-                let (means, scales) = hy.synthesis(z_hat);
-                let y_hat = round(yt.clone(), means.clone());
-                let y_bits = neg_log2_sum(gaussian::likelihood(y_hat.clone(), means, scales));
-                (y_hat, z_bits + y_bits)
-            }
-            _ => unreachable!("a photo model has one entropy model"),
-        };
-        let x_hat = model
-            .synthesis
-            .forward(y_hat)
-            .slice([0..1, 0..3, 0..h, 0..w]);
+        let out = model.forward_latents(yt.clone(), zt.clone(), Quantise::Annealed(&mut rng, tau));
+        let x_hat = out.x_hat.slice([0..1, 0..3, 0..h, 0..w]);
         let mse = (x_hat - target.clone()).square().mean();
-        let loss = mse * weight + bits / (w * h) as f32;
+        let loss = mse * weight + out.bits / (w * h) as f32;
         let grads = loss.backward();
         if let Some(g) = yt.grad(&grads) {
             y.step(g);
@@ -93,34 +73,6 @@ pub fn refine(
         Tensor::<4>::from_data(TensorData::new(values(t), dims), inference)
     };
     (back(y.value), z.map(|z| back(z.value)))
-}
-
-/// `v` rounded around `centre` at random at temperature `tau`: d = v − centre lies between
-/// ⌊d⌋ and ⌊d⌋ + 1 at distance r from the lower; the odds of the lower are exp(−atanh(r)/τ)
-/// against exp(−atanh(1 − r)/τ), and the soft choice is a Gumbel-softmax sample at `tau`.
-fn round_annealed(v: Tensor<4>, centre: Tensor<4>, tau: f32, rng: &mut Rng) -> Tensor<4> {
-    const EDGE: f32 = 1e-5;
-    let centre = centre.detach();
-    let d = v - centre.clone();
-    let down = d.clone().floor().detach();
-    let r = d - down.clone();
-    let atanh = |t: Tensor<4>| t.clamp(-1.0 + EDGE, 1.0 - EDGE).atanh();
-    let odds_up = (atanh(r.clone()) - atanh(-r + 1.0)) / tau;
-    let dims = down.dims();
-    let gumbel = |u: f32| -(-(u.max(1e-7)).ln()).ln();
-    let noise: Vec<f32> = (0..dims.iter().product())
-        .map(|_| gumbel(rng.uniform()) - gumbel(rng.uniform()))
-        .collect();
-    let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), &down.device());
-    down + sigmoid((odds_up + noise) / tau) + centre
-}
-
-fn neg_log2_sum(lik: Tensor<4>) -> Tensor<1> {
-    lik.log().sum() * (-std::f32::consts::LOG2_E)
-}
-
-fn values(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
 /// One tensor under Adam, its moments kept as plain vectors.
