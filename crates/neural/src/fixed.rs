@@ -13,8 +13,8 @@ use rayon::prelude::*;
 pub const FRAC: u32 = 12;
 /// Fraction bits of weights.
 pub const WFRAC: u32 = 14;
-/// Activations are clamped to ±2^ACT_BITS (±32768 in real units) …
-const ACT_LIMIT: i64 = 1 << 27;
+/// Activations are clamped to ±2^27 (±32768 in real units) …
+pub const ACT_LIMIT: i64 = 1 << 27;
 /// … and weights to ±2^20 (±64): a sum of up to 2^12 products stays below 2^59.
 const W_LIMIT: i64 = 1 << 20;
 /// Largest `in_channels × k × k` a layer may have so that sums cannot overflow.
@@ -154,6 +154,10 @@ impl Conv {
             for ky in 0..k {
                 for kx in 0..k {
                     let wv = self.weight[((o * self.cin + i) * k + ky) * k + kx];
+                    // Masked taps (the checkerboard context's) cost nothing.
+                    if wv == 0 {
+                        continue;
+                    }
                     let (dy, dx) = (ky as isize - pad, kx as isize - pad);
                     // Output columns whose input column x + dx lies inside the map.
                     let x0 = (-dx).max(0);

@@ -16,6 +16,7 @@ pub fn codecs() -> Vec<Box<dyn tessera_core::Codec>> {
     vec![
         Box::new(PhotoCodec::new(Kind::Factorized)),
         Box::new(PhotoCodec::new(Kind::Hyperprior)),
+        Box::new(PhotoCodec::new(Kind::Checkerboard)),
         Box::new(recurrent::codec::RnnCodec),
         Box::new(mnist::lossless::codec::MnistLossless),
         Box::new(mnist::autoencoder::codec::MnistAe),

@@ -1,8 +1,9 @@
 //! The photo codecs end to end on tiny models trained here for a few steps: training resumes
 //! exactly, a model starts from the transforms of the other kind, an exported model codes and
 //! decodes, decoding is the same on 1 and 2 threads, latents refined for an image lower its
-//! cost, other weights and corrupt payloads are refused, and the committed golden bitstream
-//! decodes to the committed pixels.
+//! cost, other weights (a context beside another base among them) and corrupt payloads are
+//! refused, and the committed golden bitstreams (hyperprior and checkerboard) decode to the
+//! committed pixels.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tessera_core::io::{encode_image, Format};
 use tessera_core::{pipeline, Codec, Container, EncodeParams, Error, Image};
 use tessera_neural::photo::codec::{PhotoCodec, MAX_QUALITY};
+use tessera_neural::photo::context_train;
 use tessera_neural::photo::model::Kind;
 use tessera_neural::photo::train::{self, Plan, RunConfig};
 
@@ -60,6 +62,18 @@ fn config(kind: &str) -> RunConfig {
         batch: 2,
         patch: 64,
         lr: 1e-3,
+        seed: 3,
+    }
+}
+
+/// A tiny context run on the hyperprior model file `base`.
+fn context_config(base: PathBuf) -> context_train::RunConfig {
+    context_train::RunConfig {
+        base,
+        base_sha256: String::new(),
+        batch: 2,
+        patch: 64,
+        lr: 1e-2,
         seed: 3,
     }
 }
@@ -220,9 +234,25 @@ fn codecs_round_trip_and_refuse_what_they_cannot_decode() {
         train::run(cfg, &plan(run2.clone(), &photos, 2)).unwrap();
         train::export(&run2, &other.join(format!("{kind}-q1.safetensors")), false).unwrap();
     }
-    std::env::set_var("TESSERA_MODELS", &models);
+    // Checkerboard models: a context trained on each folder's hyperprior.
+    for (dir, name) in [(&models, "context"), (&other, "context-2")] {
+        let run = tmp.path().join(name);
+        context_train::run(context_config(dir.join("hyperprior-q1.safetensors")), &plan(run.clone(), &photos, 3)).unwrap();
+        context_train::export(&run, &dir.join("checkerboard-q1.safetensors"), false).unwrap();
+    }
+    // A context is refused beside another base than the one it was trained on.
+    let mixed = tmp.path().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    std::fs::copy(other.join("hyperprior-q1.safetensors"), mixed.join("hyperprior-q1.safetensors")).unwrap();
+    std::fs::copy(models.join("checkerboard-q1.safetensors"), mixed.join("checkerboard-q1.safetensors")).unwrap();
+    std::env::set_var("TESSERA_MODELS", &mixed);
     let mut seed = 9;
-    for kind in [Kind::Factorized, Kind::Hyperprior] {
+    assert!(matches!(
+        PhotoCodec::new(Kind::Checkerboard).encode(&photo(16, 16, &mut seed), &EncodeParams::with_quality(1.0)),
+        Err(Error::InvalidParam(_))
+    ));
+    std::env::set_var("TESSERA_MODELS", &models);
+    for kind in [Kind::Factorized, Kind::Hyperprior, Kind::Checkerboard] {
         let codec = PhotoCodec::new(kind);
         // The models shipped in the repository's models/ are found too (a q3 may be there).
         assert!(codec.available().contains(&1), "{kind:?}: {:?}", codec.available());
@@ -320,18 +350,19 @@ fn codecs_round_trip_and_refuse_what_they_cannot_decode() {
         assert!(pipeline::decode_container(&codec, &c).is_err());
     }
     // A file made with other weights is refused.
-    let bytes = pipeline::compress(
-        &PhotoCodec::new(Kind::Hyperprior),
-        &photo(32, 32, &mut seed),
-        &EncodeParams::with_quality(1.0),
-    )
-    .unwrap();
+    let kinds = [Kind::Hyperprior, Kind::Checkerboard];
+    let files: Vec<Vec<u8>> = kinds
+        .iter()
+        .map(|&k| pipeline::compress(&PhotoCodec::new(k), &photo(32, 32, &mut seed), &EncodeParams::with_quality(1.0)).unwrap())
+        .collect();
     std::env::set_var("TESSERA_MODELS", &other);
-    let c = Container::from_bytes(&bytes).unwrap();
-    assert!(matches!(
-        pipeline::decode_container(&PhotoCodec::new(Kind::Hyperprior), &c),
-        Err(Error::ModelMismatch { .. })
-    ));
+    for (k, bytes) in kinds.iter().zip(&files) {
+        let c = Container::from_bytes(bytes).unwrap();
+        assert!(matches!(
+            pipeline::decode_container(&PhotoCodec::new(*k), &c),
+            Err(Error::ModelMismatch { .. })
+        ));
+    }
 }
 
 /// SHA-256 of an image's samples (little-endian u16), as hex.
@@ -343,57 +374,81 @@ fn sample_hash(img: &Image) -> String {
         .collect()
 }
 
-/// The committed golden file decodes to the committed pixels on every machine.
+/// The committed golden files decode to the committed pixels on every machine: a hyperprior
+/// file, and a checkerboard file whose context model was trained on that hyperprior.
 #[test]
-fn golden_bitstream_decodes_identically() {
+fn golden_bitstreams_decode_identically() {
+    // The checkerboard model finds its base through TESSERA_MODELS, which other tests set too.
+    let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let bytes = std::fs::read(dir.join("hyperprior.tsr")).unwrap();
-    let want = std::fs::read_to_string(dir.join("hyperprior.sha256")).unwrap();
-    let c = Container::from_bytes(&bytes).unwrap();
-    let model = std::fs::read(dir.join("hyperprior-q1.safetensors")).unwrap();
-    let file = tessera_neural::photo::weights::load(
-        "hyperprior-q1",
-        &model,
-        &tessera_neural::photo::codec::device(),
-    )
-    .unwrap();
-    assert_eq!(c.header.model.as_ref(), Some(&file.tag));
-    let img =
-        tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload).unwrap();
-    let got = sample_hash(&img);
-    assert_eq!(got, want.trim());
+    std::env::set_var("TESSERA_MODELS", &dir);
+    for kind in ["hyperprior", "checkerboard"] {
+        let bytes = std::fs::read(dir.join(format!("{kind}.tsr"))).unwrap();
+        let want = std::fs::read_to_string(dir.join(format!("{kind}.sha256"))).unwrap();
+        let c = Container::from_bytes(&bytes).unwrap();
+        let file = golden_model(&dir, kind);
+        assert_eq!(c.header.model.as_ref(), Some(&file.tag));
+        let img = tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload)
+            .unwrap();
+        assert_eq!(sample_hash(&img), want.trim(), "{kind}");
+    }
 }
 
-/// Writes the golden model, file and pixel hash (run by hand when the format changes:
-/// `cargo test -p tessera-neural --release --test photo -- --ignored make_golden`).
-#[test]
-#[ignore]
-fn make_golden() {
-    let tmp = tempfile::tempdir().unwrap();
-    let photos = photo_folder(tmp.path());
-    let run = tmp.path().join("run");
-    train::run(config("hyperprior"), &plan(run.clone(), &photos, 3)).unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let model_path = dir.join("hyperprior-q1.safetensors");
-    train::export(&run, &model_path, true).unwrap();
-    let model = std::fs::read(&model_path).unwrap();
-    let file = tessera_neural::photo::weights::load(
-        "hyperprior-q1",
-        &model,
-        &tessera_neural::photo::codec::device(),
-    )
-    .unwrap();
+/// The golden model of `kind` (quality 1), loaded as the codec loads it.
+fn golden_model(dir: &Path, kind: &str) -> tessera_neural::photo::weights::ModelFile {
+    let name = format!("{kind}-q1");
+    let model = std::fs::read(dir.join(format!("{name}.safetensors"))).unwrap();
+    tessera_neural::photo::weights::load(&name, &model, &tessera_neural::photo::codec::device())
+        .unwrap()
+}
+
+/// Writes golden file `kind.tsr` of the golden model of `kind` and the hash of its pixels.
+fn write_golden(dir: &Path, kind: &str) {
+    let file = golden_model(dir, kind);
     let image = photo(48, 40, &mut 11);
     let enc = tessera_neural::photo::codec::encode_with(&file, &image, 1, 0).unwrap();
-    let header = tessera_core::Header::for_image("hyperprior", &image, enc.model.clone());
+    let header = tessera_core::Header::for_image(kind, &image, enc.model.clone());
     let c = Container {
         header,
         params: enc.params,
         payload: enc.payload,
     };
-    std::fs::write(dir.join("hyperprior.tsr"), c.to_bytes().unwrap()).unwrap();
+    std::fs::write(dir.join(format!("{kind}.tsr")), c.to_bytes().unwrap()).unwrap();
     let img =
         tessera_neural::photo::codec::decode_with(&file, &c.header, &c.params, &c.payload).unwrap();
-    let hash = sample_hash(&img);
-    std::fs::write(dir.join("hyperprior.sha256"), hash + "\n").unwrap();
+    std::fs::write(dir.join(format!("{kind}.sha256")), sample_hash(&img) + "\n").unwrap();
+}
+
+/// Writes the golden hyperprior model, file and pixel hash (run by hand when the format
+/// changes: `cargo test -p tessera-neural --release --test photo -- --ignored make_golden`;
+/// the checkerboard golden files depend on this model, so remake them too).
+#[test]
+#[ignore]
+fn make_golden_hyperprior() {
+    let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_folder(tmp.path());
+    let run = tmp.path().join("run");
+    train::run(config("hyperprior"), &plan(run.clone(), &photos, 3)).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    train::export(&run, &dir.join("hyperprior-q1.safetensors"), true).unwrap();
+    write_golden(&dir, "hyperprior");
+}
+
+/// Writes the golden checkerboard model (a context trained on the golden hyperprior), file and
+/// pixel hash: `... -- --ignored make_golden_checkerboard`.
+#[test]
+#[ignore]
+fn make_golden_checkerboard() {
+    let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_folder(tmp.path());
+    let run = tmp.path().join("run");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    context_train::run(context_config(dir.join("hyperprior-q1.safetensors")), &plan(run.clone(), &photos, 3)).unwrap();
+    context_train::export(&run, &dir.join("checkerboard-q1.safetensors"), true).unwrap();
+    // The card names this run's temporary folder: the test needs none.
+    std::fs::remove_file(dir.join("checkerboard-q1.md")).unwrap();
+    std::env::set_var("TESSERA_MODELS", &dir);
+    write_golden(&dir, "checkerboard");
 }

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tessera_core::Result;
 
 use super::train::RunState;
-use super::weights::Meta;
+use super::weights::{hex, Meta};
 
 /// A folder's training photos named by one digest: SHA-256 over the sorted lines
 /// `sha256(file)  name` of its PNG files (the same convention as `sha256sum`).
@@ -28,10 +28,6 @@ pub fn folder_digest(folder: &Path) -> Result<(usize, String)> {
         all.update(format!("{}  {name}\n", hex(&h)));
     }
     Ok((names.len(), hex(&all.finalize())))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The card of model `name` (`hyperprior-q3`) exported from a run.

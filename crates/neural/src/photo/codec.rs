@@ -8,11 +8,13 @@
 
 use std::sync::{Arc, OnceLock};
 
+use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use tessera_core::{Codec, EncodeParams, Encoded, Error, Header, Image, ModelTag, Result};
 use tessera_entropy::model::{GaussianScaleTable, QuantizedCdf};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
+use super::context::{self, FixedContext};
 use super::model::{Kind, PhotoModel, ALIGN};
 use super::refine;
 use super::weights::{self, ModelFile};
@@ -135,6 +137,7 @@ impl Codec for PhotoCodec {
         match self.kind {
             Kind::Factorized => "learned transform codec with a factorised prior (Ballé 2018); -q picks the model, --set refine=STEPS refines the latents for the image (60: about 20 s a Kodak image)",
             Kind::Hyperprior => "learned transform codec with a mean-scale hyperprior (Minnen 2018); -q picks the model, --set refine=STEPS refines the latents for the image (60: about 20 s a Kodak image)",
+            Kind::Checkerboard => "the hyperprior's models with a checkerboard context model (He 2021): the latents in two parallel passes; -q picks the model, --set refine=STEPS as for hyperprior",
         }
     }
 
@@ -240,18 +243,37 @@ pub fn encode_with(file: &ModelFile, image: &Image, q: u8, refine: usize) -> Res
             let v = values(y.clone());
             code_factorized(&mut enc, file, &v, (ph / 16) * (pw / 16))?;
         }
-        Kind::Hyperprior => {
+        Kind::Hyperprior | Kind::Checkerboard => {
             let z = values(z.ok_or(Error::corrupt("hyperprior model without hyperprior"))?);
             let zq = code_factorized(&mut enc, file, &z, (ph / 64) * (pw / 64))?;
-            let (means, scales) = hyper_params(file, &zq, ph / 64, pw / 64)?;
+            let hyper = hyper_map(file, &zq, ph / 64, pw / 64)?;
+            let y = values(y);
             let table = scale_table()?;
-            for (i, &v) in values(y).iter().enumerate() {
-                let mu = means[i];
-                let sym = clamp_symbol((v - mu).round());
-                let t = table
-                    .table(table.index_for(scales[i]))
-                    .ok_or(Error::corrupt("scale table"))?;
-                t.encode_value(&mut enc, sym)?;
+            let mut code = |params: &Map, positions: &mut dyn Iterator<Item = usize>| {
+                let (means, scales) = split_params(params);
+                for i in positions {
+                    let sym = clamp_symbol((y[i] - means[i]).round());
+                    table
+                        .table(table.index_for(scales[i]))
+                        .ok_or(Error::corrupt("scale table"))?
+                        .encode_value(&mut enc, sym)?;
+                }
+                Ok::<_, Error>(())
+            };
+            match &file.model.context {
+                None => code(&hyper, &mut (0..y.len()))?,
+                Some(c) => {
+                    let ctx = FixedContext::new(c)?;
+                    let first = ctx.params(&hyper, None);
+                    code(&first, &mut positions(&hyper, true))?;
+                    let anchors = anchor_map(&first, |i| {
+                        clamp_symbol((y[i] - split_mean(&first, i)).round())
+                    });
+                    code(
+                        &ctx.params(&hyper, Some(&anchors)),
+                        &mut positions(&hyper, false),
+                    )?;
+                }
             }
         }
     }
@@ -286,19 +308,47 @@ pub fn decode_with(
     let mut dec = RangeDecoder::new(payload);
     let y_hat: Vec<f32> = match file.meta.config()?.kind {
         Kind::Factorized => decode_factorized(&mut dec, file, yh * yw)?,
-        Kind::Hyperprior => {
+        Kind::Hyperprior | Kind::Checkerboard => {
             let (zh, zw) = (ph / 64, pw / 64);
-            let zq = decode_factorized(&mut dec, file, zh * zw)?;
-            let (means, scales) = hyper_params(file, &zq, zh, zw)?;
+            let zq: Vec<i32> = decode_factorized(&mut dec, file, zh * zw)?
+                .iter()
+                .map(|&v| v as i32)
+                .collect();
+            let hyper = hyper_map(file, &zq, zh, zw)?;
             let table = scale_table()?;
-            let mut out = Vec::with_capacity(m * yh * yw);
-            for (mu, s) in means.iter().zip(&scales) {
-                let t = table
-                    .table(table.index_for(*s))
-                    .ok_or(Error::corrupt("scale table"))?;
-                out.push(t.decode_value(&mut dec)? as f32 + mu);
-            }
-            out
+            let mut symbols = vec![0i32; m * yh * yw];
+            let mut decode =
+                |params: &Map, positions: &mut dyn Iterator<Item = usize>, out: &mut [i32]| {
+                    let (_, scales) = split_params(params);
+                    for i in positions {
+                        out[i] = table
+                            .table(table.index_for(scales[i]))
+                            .ok_or(Error::corrupt("scale table"))?
+                            .decode_value(&mut dec)?;
+                    }
+                    Ok::<_, Error>(())
+                };
+            let params = match &file.model.context {
+                None => {
+                    decode(&hyper, &mut (0..symbols.len()), &mut symbols)?;
+                    hyper
+                }
+                Some(c) => {
+                    let ctx = FixedContext::new(c)?;
+                    let first = ctx.params(&hyper, None);
+                    decode(&first, &mut positions(&hyper, true), &mut symbols)?;
+                    let anchors = anchor_map(&first, |i| symbols[i]);
+                    let second = ctx.params(&hyper, Some(&anchors));
+                    decode(&second, &mut positions(&hyper, false), &mut symbols)?;
+                    second
+                }
+            };
+            let (means, _) = split_params(&params);
+            symbols
+                .iter()
+                .zip(&means)
+                .map(|(&s, &mu)| s as f32 + mu)
+                .collect()
         }
     };
     dec.check_end()?;
@@ -390,21 +440,16 @@ fn decode_factorized(dec: &mut RangeDecoder, file: &ModelFile, count: usize) -> 
     Ok(out)
 }
 
-/// Means and scales of `y` from the side information's symbols, in fixed point.
-fn hyper_params<Q: Copy + Into<f64>>(
-    file: &ModelFile,
-    zq: &[Q],
-    zh: usize,
-    zw: usize,
-) -> Result<(Vec<f32>, Vec<f64>)> {
+/// The hyperprior's output for `y` (means, then scales) from the side information's symbols,
+/// in fixed point.
+fn hyper_map(file: &ModelFile, zq: &[i32], zh: usize, zw: usize) -> Result<Map> {
     let n = file.meta.n;
     let count = zh * zw;
     let mut data = Vec::with_capacity(zq.len());
     for (c, t) in file.meta.tables.iter().enumerate() {
         let median = fixed::to_fixed(t.median, fixed::FRAC, 1 << 40);
         for &q in &zq[c * count..][..count] {
-            let q: f64 = q.into();
-            data.push((q as i64).clamp(-(1 << 24), 1 << 24) * (1 << fixed::FRAC) + median);
+            data.push(i64::from(q).clamp(-(1 << 24), 1 << 24) * (1 << fixed::FRAC) + median);
         }
     }
     let z = Map {
@@ -418,19 +463,55 @@ fn hyper_params<Q: Copy + Into<f64>>(
     for l in &layers[..2] {
         x = l.forward(&x).relu();
     }
-    let out = layers[2].forward(&x);
-    let m = file.meta.m;
-    let plane = out.height * out.width;
+    Ok(layers[2].forward(&x))
+}
+
+/// The mean of latent `i` in a parameter map, as the coder uses it.
+fn split_mean(params: &Map, i: usize) -> f32 {
+    (params.data[i] as f64 / f64::from(1u32 << fixed::FRAC)) as f32
+}
+
+/// Means and scales from a parameter map (`2m` channels: means, then scales).
+fn split_params(params: &Map) -> (Vec<f32>, Vec<f64>) {
+    let half = params.data.len() / 2;
     let unit = f64::from(1u32 << fixed::FRAC);
-    let means = out.data[..m * plane]
-        .iter()
-        .map(|&v| (v as f64 / unit) as f32)
-        .collect();
-    let scales = out.data[m * plane..]
+    let means = (0..half).map(|i| split_mean(params, i)).collect();
+    let scales = params.data[half..]
         .iter()
         .map(|&v| (v as f64 / unit).max(f64::from(SCALE_MIN)))
         .collect();
-    Ok((means, scales))
+    (means, scales)
+}
+
+/// Indices (channel-major) of the latents at the anchors (`true`) or at the other positions,
+/// for a parameter map of `2m` channels.
+fn positions(params: &Map, anchors: bool) -> impl Iterator<Item = usize> {
+    let (w, plane) = (params.width, params.height * params.width);
+    (0..params.data.len() / 2)
+        .filter(move |i| context::is_anchor(i % plane % w, i % plane / w) == anchors)
+}
+
+/// The decoded latents at the anchors in fixed point (symbol + mean of the first pass), zero
+/// elsewhere: the context convolution's input.
+fn anchor_map(first: &Map, symbol: impl Fn(usize) -> i32) -> Map {
+    let m = first.channels / 2;
+    let (w, plane) = (first.width, first.height * first.width);
+    let data = (0..m * plane)
+        .map(|i| {
+            if context::is_anchor(i % plane % w, i % plane / w) {
+                (i64::from(symbol(i)) * (1 << fixed::FRAC) + first.data[i])
+                    .clamp(-fixed::ACT_LIMIT, fixed::ACT_LIMIT)
+            } else {
+                0
+            }
+        })
+        .collect();
+    Map {
+        channels: m,
+        height: first.height,
+        width: first.width,
+        data,
+    }
 }
 
 /// The hyper-synthesis as fixed-point layers.
@@ -443,40 +524,24 @@ fn hyper_layers(model: &PhotoModel) -> Result<Vec<Conv>> {
     let mut layers = Vec::new();
     for d in &hyper.hs_deconvs {
         let [cin, cout, k, _] = d.weight.val().dims();
-        let w = d
-            .weight
-            .val()
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|_| bad())?;
-        let b = d
-            .bias
-            .as_ref()
-            .ok_or_else(bad)?
-            .val()
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|_| bad())?;
+        let (w, b) = weights_and_bias(&d.weight, &d.bias).ok_or_else(bad)?;
         layers.push(Conv::new(cin, cout, k, true, &w, &b).ok_or_else(bad)?);
     }
     let c = &hyper.hs_out;
     let [cout, cin, k, _] = c.weight.val().dims();
-    let w = c
-        .weight
-        .val()
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|_| bad())?;
-    let b = c
-        .bias
-        .as_ref()
-        .ok_or_else(bad)?
-        .val()
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|_| bad())?;
+    let (w, b) = weights_and_bias(&c.weight, &c.bias).ok_or_else(bad)?;
     layers.push(Conv::new(cin, cout, k, false, &w, &b).ok_or_else(bad)?);
     Ok(layers)
+}
+
+/// A layer's weights and bias as f32 (none without a bias).
+pub(super) fn weights_and_bias(
+    weight: &Param<Tensor<4>>,
+    bias: &Option<Param<Tensor<1>>>,
+) -> Option<(Vec<f32>, Vec<f32>)> {
+    let w = weight.val().into_data().try_to_vec::<f32>().ok()?;
+    let b = bias.as_ref()?.val().into_data().try_to_vec::<f32>().ok()?;
+    Some((w, b))
 }
 
 /// The Gaussian tables, built once.

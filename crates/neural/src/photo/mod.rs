@@ -2,6 +2,8 @@
 
 pub mod card;
 pub mod codec;
+pub mod context;
+pub mod context_train;
 pub mod data;
 pub mod model;
 pub mod refine;

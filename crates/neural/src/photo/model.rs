@@ -5,13 +5,15 @@
 //! covers 16×16 image pixels. Synthesis `g_s`: the mirror with transposed convolutions and
 //! inverse GDN. The hyperprior adds `h_a` (3×3, then two 5×5 stride-2 convolutions with ReLU)
 //! and `h_s` (two 5×5 stride-2 transposed convolutions and a 3×3 convolution) predicting a
-//! mean and a scale for every latent.
+//! mean and a scale for every latent. The checkerboard model adds a context model to a trained
+//! hyperprior ([`super::context`]).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::context::ContextModel;
 use crate::layers::conv;
 use crate::layers::density::FactorizedDensity;
 use crate::layers::gaussian;
@@ -25,6 +27,8 @@ pub enum Kind {
     Factorized,
     /// A Gaussian per latent with mean and scale from side information.
     Hyperprior,
+    /// The hyperprior with a checkerboard context model.
+    Checkerboard,
 }
 
 impl Kind {
@@ -33,6 +37,7 @@ impl Kind {
         match self {
             Kind::Factorized => "factorized",
             Kind::Hyperprior => "hyperprior",
+            Kind::Checkerboard => "checkerboard",
         }
     }
 
@@ -41,6 +46,7 @@ impl Kind {
         match name {
             "factorized" => Some(Kind::Factorized),
             "hyperprior" => Some(Kind::Hyperprior),
+            "checkerboard" => Some(Kind::Checkerboard),
             _ => None,
         }
     }
@@ -89,8 +95,10 @@ pub struct PhotoModel {
     pub synthesis: Synthesis,
     /// The factorised prior over `y` (factorised model only).
     pub density: Option<FactorizedDensity>,
-    /// The hyperprior (hyperprior model only).
+    /// The hyperprior (hyperprior and checkerboard models).
     pub hyper: Option<Hyper>,
+    /// The checkerboard context model (checkerboard model only).
+    pub context: Option<ContextModel>,
 }
 
 fn deconv(cin: usize, cout: usize, device: &Device) -> ConvTranspose2d {
@@ -175,6 +183,12 @@ impl Hyper {
         z
     }
 
+    /// The means and scales of `y` as the coder has them: from the side information rounded.
+    pub fn params_rounded(&self, y: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let z = self.analysis(y);
+        self.synthesis(quantise(z, self.density.medians(), &mut Quantise::Round))
+    }
+
     /// `h_s`: side information → (means, scales) of the latents.
     pub fn synthesis(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let mut x = z;
@@ -216,13 +230,18 @@ impl PhotoModel {
             let synthesis = Synthesis::new(cfg.n, cfg.m, device);
             let (density, hyper) = match cfg.kind {
                 Kind::Factorized => (Some(FactorizedDensity::new(cfg.m, rng, device)), None),
-                Kind::Hyperprior => (None, Some(Hyper::new(cfg.n, cfg.m, rng, device))),
+                Kind::Hyperprior | Kind::Checkerboard => {
+                    (None, Some(Hyper::new(cfg.n, cfg.m, rng, device)))
+                }
             };
+            let context =
+                (cfg.kind == Kind::Checkerboard).then(|| ContextModel::new(cfg.m, device));
             Self {
                 analysis,
                 synthesis,
                 density,
                 hyper,
+                context,
             }
         })
     }
@@ -249,7 +268,10 @@ impl PhotoModel {
             let z_hat = quantise(z, hyper.density.medians(), &mut q);
             let z_bits = neg_log2_sum(hyper.density.likelihood(z_hat.clone()));
             let (means, scales) = hyper.synthesis(z_hat);
-            let y_hat = quantise(y, means.clone(), &mut q);
+            let (y_hat, means, scales) = match &self.context {
+                Some(c) => c.quantise(y, means, scales, |v, centre| quantise(v, centre, &mut q)),
+                None => (quantise(y, means.clone(), &mut q), means, scales),
+            };
             let y_bits = neg_log2_sum(gaussian::likelihood(y_hat.clone(), means, scales));
             (y_hat, z_bits + y_bits)
         } else {
@@ -309,6 +331,6 @@ fn round_annealed(v: Tensor<4>, centre: Tensor<4>, tau: f32, rng: &mut Rng) -> T
     down + sigmoid((odds_up + noise) / tau) + centre
 }
 
-fn neg_log2_sum(lik: Tensor<4>) -> Tensor<1> {
+pub(crate) fn neg_log2_sum(lik: Tensor<4>) -> Tensor<1> {
     lik.log().sum() * (-std::f32::consts::LOG2_E)
 }

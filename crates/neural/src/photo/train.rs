@@ -35,15 +35,15 @@ pub struct RunConfig {
     pub seed: u64,
 }
 
-/// Progress of a run.
+/// Progress of a run (of a photo model, or of a context model with its own config).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunState {
-    pub config: RunConfig,
+pub struct RunState<C = RunConfig> {
+    pub config: C,
     pub step: u64,
     pub rng: u64,
     /// Training seconds so far, over every session.
     pub seconds: f64,
-    /// The run this one was fine-tuned from, if any.
+    /// The run (or model file) this one started from, if any.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
     /// The step from which the last invocation trained at a tenth of the learning rate.
@@ -204,6 +204,18 @@ fn initial_weights(mut model: PhotoModel, cfg: &Config, from: &Path) -> Result<P
         .map_err(|e| io_err(from, e))
 }
 
+/// Creates the run folder and loads the training photos (crops of `patch`) and the validation
+/// photos of `plan`.
+pub(super) fn load_data(plan: &Plan, patch: usize) -> Result<(Vec<Photo>, Vec<Photo>)> {
+    std::fs::create_dir_all(&plan.dir)?;
+    let photos = data::load_folders(&plan.train, patch)?;
+    let valid = match &plan.valid {
+        Some(v) => data::load_folders(std::slice::from_ref(v), 64)?,
+        None => Vec::new(),
+    };
+    Ok((photos, valid))
+}
+
 /// Runs (or resumes) training until `plan.steps`.
 pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let device = train_device();
@@ -227,6 +239,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         None => {
             let mut init_rng = Rng::new(cfg.seed);
             let shape = cfg.model()?;
+            if shape.kind == Kind::Checkerboard {
+                return Err(Error::InvalidParam(
+                    "a checkerboard model's context trains on a shipped hyperprior: `tessera train context`".into(),
+                ));
+            }
             let mut model = PhotoModel::new(shape, &mut init_rng, &device);
             if let Some(from) = &plan.init_from {
                 model = initial_weights(model, &shape, from)?;
@@ -243,12 +260,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         }
     };
     state.decay_from = plan.decay_from;
-    std::fs::create_dir_all(&plan.dir)?;
-    let photos = data::load_folders(&plan.train, cfg.patch)?;
-    let valid = match &plan.valid {
-        Some(v) => data::load_folders(std::slice::from_ref(v), 64)?,
-        None => Vec::new(),
-    };
+    let (photos, valid) = load_data(plan, cfg.patch)?;
     let mut train_log = append_csv(
         &plan.dir.join("train.csv"),
         "step,loss,bpp,psnr,aux,seconds",
@@ -361,6 +373,7 @@ pub fn export_with_card(
         step: state.step,
         seconds: state.seconds,
         tables: density.tables(super::weights::TABLE_BITS)?,
+        base: None,
     };
     let bytes = super::weights::export(&model, &meta)?;
     if let Some(parent) = out.parent() {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tessera_core::{Error, ModelTag, Result};
 
+use super::context::ContextModel;
 use super::model::{Config, Kind, PhotoModel};
 use crate::layers::density::ChannelTable;
 use crate::rng::Rng;
@@ -33,8 +34,22 @@ pub struct Meta {
     /// Training steps and seconds behind these weights.
     pub step: u64,
     pub seconds: f64,
-    /// Coding tables of the factorised density: of `y` (factorised model) or of `z` (hyperprior).
+    /// Coding tables of the factorised density: of `y` (factorised model) or of `z` (hyperprior;
+    /// a checkerboard model's file leaves them to its base).
     pub tables: Vec<ChannelTable>,
+    /// The shipped model a checkerboard model's context was trained on, whose transforms and
+    /// hyperprior it uses (the file holds the context model alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
+}
+
+/// The model file a context model builds on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Base {
+    /// Its name (`hyperprior-q3`), looked for as every model is ([`find`]).
+    pub name: String,
+    /// SHA-256 of its bytes (hex): the context fits those weights only.
+    pub sha256: String,
 }
 
 impl Meta {
@@ -114,16 +129,53 @@ pub fn read_meta<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_json::from_str(json).map_err(|_| Error::corrupt("model file metadata"))
 }
 
-/// Loads a model file's weights into an inference model on `device`.
+/// Loads a model file's weights into an inference model on `device`; a checkerboard model's
+/// file with those of its base.
 pub fn load(name: &str, bytes: &[u8], device: &Device) -> Result<ModelFile> {
-    let meta: Meta = read_meta(bytes)?;
-    let mut model = PhotoModel::new(meta.config()?, &mut Rng::new(0), device);
-    apply(&mut model, name, bytes)?;
+    let mut meta: Meta = read_meta(bytes)?;
+    let config = meta.config()?;
+    let model = match (&meta.base, config.kind) {
+        (None, Kind::Factorized | Kind::Hyperprior) => {
+            let mut model = PhotoModel::new(config, &mut Rng::new(0), device);
+            apply(&mut model, name, bytes)?;
+            model
+        }
+        (Some(base), Kind::Checkerboard) => {
+            let base_bytes = find(&base.name)?;
+            if hex(&Sha256::digest(&base_bytes)) != base.sha256 {
+                return Err(Error::InvalidParam(format!(
+                    "model {name} was trained on other weights of {} than those found",
+                    base.name
+                )));
+            }
+            let base_file = load(&base.name, &base_bytes, device)?;
+            let theirs = base_file.meta.config()?;
+            if (theirs.kind, theirs.n, theirs.m) != (Kind::Hyperprior, config.n, config.m) {
+                return Err(Error::InvalidParam(format!(
+                    "model {name} needs a hyperprior with N = {}, M = {} as its base",
+                    config.n, config.m
+                )));
+            }
+            let mut context = ContextModel::new(config.m, device);
+            apply(&mut context, name, bytes)?;
+            meta.tables = base_file.meta.tables;
+            meta.lambda = base_file.meta.lambda;
+            let mut model = base_file.model;
+            model.context = Some(context);
+            model
+        }
+        _ => return Err(Error::corrupt("model file of a kind that does not fit its base")),
+    };
     Ok(ModelFile {
         tag: tag(name, bytes),
         meta,
         model,
     })
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The store of a model file's weights, read as f32.

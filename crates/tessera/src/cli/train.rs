@@ -17,6 +17,8 @@ pub enum Command {
 pub enum Model {
     /// A photo model: the factorised prior or the mean-scale hyperprior.
     Photo(PhotoArgs),
+    /// The checkerboard context model of `checkerboard`, on a shipped hyperprior model that stays frozen.
+    Context(ContextArgs),
     /// The progressive recurrent codec's network (one variant: UNIT-FRAMEWORK).
     Rnn(RnnArgs),
     /// The pixel model of the learned lossless digit coder `mnist-lossless`.
@@ -53,18 +55,9 @@ pub struct PhotoArgs {
     /// Rate–distortion trade-off: loss = λ·255²·MSE + bpp.
     #[arg(long)]
     lambda: f64,
-    /// Run folder (checkpoints, curves).
-    #[arg(long)]
-    dir: PathBuf,
     /// Total steps of the run.
     #[arg(long, default_value_t = 100_000)]
     steps: u64,
-    /// Checkpoint and stop after this many minutes (creating DIR/STOP does the same at once).
-    #[arg(long)]
-    minutes: Option<f64>,
-    /// From this step on, train at a tenth of the learning rate (the end of the schedule).
-    #[arg(long)]
-    decay_from: Option<u64>,
     /// Channels inside the transforms.
     #[arg(long, default_value_t = 64)]
     n: usize,
@@ -78,6 +71,25 @@ pub struct PhotoArgs {
     patch: usize,
     #[arg(long, default_value_t = 1e-4)]
     lr: f64,
+    /// Steps between validations (0: never).
+    #[arg(long, default_value_t = 1000)]
+    validate_every: u64,
+    #[command(flatten)]
+    run: PhotoRun,
+}
+
+/// What the photo and context runs share: their folder, data, pace and starting point.
+#[derive(Args)]
+pub struct PhotoRun {
+    /// Run folder (checkpoints, curves).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Checkpoint and stop after this many minutes (creating DIR/STOP does the same at once).
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// From this step on, train at a tenth of the learning rate (the end of the schedule).
+    #[arg(long)]
+    decay_from: Option<u64>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Folders of training photos (PNG).
@@ -93,13 +105,67 @@ pub struct PhotoArgs {
     /// Seconds between checkpoints.
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
-    /// Steps between validations (0: never).
-    #[arg(long, default_value_t = 1000)]
-    validate_every: u64,
-    /// Start a new run from another run folder's weights or from a model file (fine-tuning for
-    /// another λ); a model file of the other kind lends its transforms alone.
+    /// Start a new run from another run folder's weights or from a model file: a photo model
+    /// fine-tuned for another λ (a model file of the other kind lends its transforms alone), or
+    /// a context from another context run or a checkerboard model file.
     #[arg(long)]
     init_from: Option<PathBuf>,
+}
+
+impl PhotoRun {
+    fn plan(self, steps: u64, validate_every: u64) -> Plan {
+        Plan {
+            dir: self.dir,
+            train: self.train,
+            valid: Some(self.valid),
+            steps,
+            decay_from: self.decay_from,
+            max_seconds: self.minutes.map(|m| m * 60.0),
+            checkpoint_every: self.checkpoint_every,
+            validate_every,
+            init_from: self.init_from,
+            progress: true,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ContextArgs {
+    /// The shipped hyperprior model file the context is trained on (its transforms and entropy
+    /// model stay as they are), e.g. models/hyperprior-q3.safetensors.
+    #[arg(long)]
+    base: PathBuf,
+    /// Total steps of the run.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Side of the square training crops.
+    #[arg(long, default_value_t = 256)]
+    patch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Steps between validations (0: never).
+    #[arg(long, default_value_t = 250)]
+    validate_every: u64,
+    #[command(flatten)]
+    run: PhotoRun,
+}
+
+fn run_context(a: ContextArgs) -> Result<()> {
+    use tessera_neural::photo::context_train as ct;
+    let cfg = ct::RunConfig {
+        base: a.base,
+        base_sha256: String::new(),
+        batch: a.batch,
+        patch: a.patch,
+        lr: a.lr,
+        seed: a.run.seed,
+    };
+    let plan = a.run.plan(a.steps, a.validate_every);
+    let state = ct::run(cfg, &plan)?;
+    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    Ok(())
 }
 
 #[derive(Args)]
@@ -307,6 +373,7 @@ fn run_rnn(a: RnnArgs) -> Result<()> {
 pub fn run(cmd: Command) -> Result<()> {
     let a = match cmd {
         Command::Train(Model::Photo(a)) => a,
+        Command::Train(Model::Context(a)) => return run_context(a),
         Command::Train(Model::Rnn(a)) => return run_rnn(a),
         Command::Train(Model::MnistLossless(a)) => return run_mnist_lossless(a),
         Command::Train(Model::MnistAe(a)) => return run_mnist_ae(a),
@@ -331,6 +398,11 @@ pub fn run(cmd: Command) -> Result<()> {
                 let folder = folders.first().filter(|f| f.join("train-images-idx3-ubyte.gz").exists()).unwrap_or(&folder);
                 let meta = lt::export(&run, &out, force, folder, &data::embedded_test_set()?)?;
                 eprintln!("{}: mnist-lossless after {} steps ({:.0} s)", out.display(), meta.step, meta.seconds);
+                return Ok(());
+            }
+            if state.contains("\"base_sha256\"") {
+                let meta = tessera_neural::photo::context_train::export(&run, &out, force)?;
+                eprintln!("{}: checkerboard context on {} after {} steps ({:.0} s)", out.display(), meta.base.map(|b| b.name).unwrap_or_default(), meta.step, meta.seconds);
                 return Ok(());
             }
             if state.contains("\"variant\"") {
@@ -364,20 +436,9 @@ pub fn run(cmd: Command) -> Result<()> {
         batch: a.batch,
         patch: a.patch,
         lr: a.lr,
-        seed: a.seed,
+        seed: a.run.seed,
     };
-    let plan = Plan {
-        dir: a.dir,
-        train: a.train,
-        valid: Some(a.valid),
-        steps: a.steps,
-        decay_from: a.decay_from,
-        max_seconds: a.minutes.map(|m| m * 60.0),
-        checkpoint_every: a.checkpoint_every,
-        validate_every: a.validate_every,
-        init_from: a.init_from,
-        progress: true,
-    };
+    let plan = a.run.plan(a.steps, a.validate_every);
     let state = train::run(cfg, &plan)?;
     eprintln!(
         "{}: step {} after {:.0} s of training",
