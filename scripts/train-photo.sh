@@ -32,7 +32,7 @@ $M 0.0130 $R/$M-q4 1000 8 $R/$M-q3 850
 else
   SCHEDULE="
 $M 0.0067 $R/$M-q3 100000 ${MINUTES:-90}
-$M 0.0067 $R/$M-q3-decay +1800 12 copy:$R/$M-q3
+$M 0.0067 $R/$M-q3-decay +3000 40 copy:$R/$M-q3
 $M 0.0018 $R/$M-q1 2500 18 $R/$M-q3-decay 2200
 $M 0.0035 $R/$M-q2 2500 18 $R/$M-q3-decay 2200
 $M 0.0130 $R/$M-q4 2500 18 $R/$M-q3-decay 2200

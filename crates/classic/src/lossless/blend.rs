@@ -138,7 +138,7 @@ impl Codec for Blend {
         let mode = Mode::for_effort(params.effort);
         let mut planes = Planes::from_image(image, ycocg);
         let payload = if mode == Mode::Fast {
-            fast::encode(&mut planes, image.bit_depth())?
+            fast::encode(&mut planes, image.bit_depth(), fast::Layout::Balanced)?
         } else {
             let mut enc = RangeEncoder::new();
             code_image(&mut planes, image.bit_depth(), mode == Mode::LeastSquares, &mut enc)?;
@@ -153,15 +153,16 @@ impl Codec for Blend {
         let (mode, params) = match params.split_last() {
             Some((&4, rest)) => (Mode::Mixing, rest),
             Some((&5, rest)) => (Mode::LeastSquares, rest),
-            Some((&6, rest)) => (Mode::Fast, rest),
+            Some((&6, rest)) => (Mode::FastEighths, rest),
+            Some((&7, rest)) => (Mode::Fast, rest),
             _ => return Err(Error::corrupt("lossless parameters")),
         };
         let ycocg = parse_transform(params, header, VERSION)?;
         let (w, h) = plane_geometry(header);
         let data = vec![vec![0i32; w * h]; usize::from(header.channels)];
         let mut planes = Planes { width: w, height: h, data, ycocg: ycocg && header.channels >= 3 };
-        if mode == Mode::Fast {
-            fast::decode(&mut planes, header.bit_depth, payload)?;
+        if let Some(layout) = mode.layout() {
+            fast::decode(&mut planes, header.bit_depth, payload, layout)?;
         } else {
             let mut dec = RangeDecoder::new(payload);
             code_image(&mut planes, header.bit_depth, mode == Mode::LeastSquares, &mut dec)?;
@@ -180,10 +181,21 @@ enum Mode {
     /// Context mixing with the least-squares predictors as well.
     LeastSquares = 5,
     /// Fitted linear predictors and adaptive rANS tables, in strips ([`fast`]).
-    Fast = 6,
+    Fast = 7,
+    /// The same in strips of an eighth of the height: read, no longer written.
+    FastEighths = 6,
 }
 
 impl Mode {
+    /// The strip layout of the fast coder's modes.
+    fn layout(self) -> Option<fast::Layout> {
+        match self {
+            Mode::Fast => Some(fast::Layout::Balanced),
+            Mode::FastEighths => Some(fast::Layout::Eighths),
+            Mode::Mixing | Mode::LeastSquares => None,
+        }
+    }
+
     fn for_effort(effort: u8) -> Mode {
         match effort {
             0..=1 => Mode::Fast,

@@ -18,10 +18,11 @@
 //!    suggests and is rebuilt from the counts seen so far at doubling intervals, so encoder
 //!    and decoder follow the same tables without sending any.
 //!
-//! 4. **Strips.** The image is cut into strips of whole rows ([`strip_rows`]), each coded
-//!    on its own — its own rANS stream, tables starting afresh, its first row seeing nothing
-//!    above — so the strips encode and decode in parallel. The predictor weights are fitted
-//!    over all strips and shared.
+//! 4. **Strips.** The image is cut into strips of whole rows ([`Layout`]), each coded on its
+//!    own — its own rANS stream, tables starting afresh, its first row seeing nothing above —
+//!    so the strips encode and decode in parallel. Their number is a power of two, so that
+//!    they share two, four or eight cores evenly. The predictor weights are fitted over all
+//!    strips and shared.
 //!
 //! Payload: per plane in coding order, a byte whose bit `b` says that band `b` has fitted
 //! weights (the others predict with the median edge detector alone), then those weights as
@@ -61,7 +62,7 @@ const WEIGHT_BITS: u32 = 10;
 const MIN_FIT: u64 = 2048;
 /// Padding at each end of a row buffer.
 const PAD: usize = 2;
-/// Strips per image when the image is tall enough, and the fewest rows a strip has.
+/// Most strips per image, and the fewest rows a strip has.
 const STRIPS: usize = 8;
 const MIN_STRIP_ROWS: usize = 256;
 
@@ -102,28 +103,47 @@ fn class_of(energy: u32) -> usize {
 /// One plane's predictor weights per band.
 type Weights = [[i32; INPUTS]; BANDS];
 
-/// Rows per strip for an image (all frames) `height` rows tall: an eighth of it, but no fewer
-/// than `MIN_STRIP_ROWS`, since each strip's first row and fresh tables cost bits.
-fn strip_rows(height: usize) -> usize {
-    height.div_ceil(STRIPS).max(MIN_STRIP_ROWS)
+/// How the rows are cut into strips. Each strip's first row and fresh tables cost bits, so a
+/// strip has at least `MIN_STRIP_ROWS` rows (unless the image has fewer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// As many strips as fit, up to `STRIPS`, rounded down to a power of two, of equal height
+    /// but for the last: the layout written.
+    Balanced,
+    /// Strips of an eighth of the height: files of the earlier format, still read. A 768-row
+    /// image has three strips, which keep one of two cores idle a third of the time.
+    Eighths,
+}
+
+impl Layout {
+    /// Rows per strip for an image (all frames) `height` rows tall.
+    fn strip_rows(self, height: usize) -> usize {
+        match self {
+            Layout::Balanced => {
+                let fit = (height / MIN_STRIP_ROWS).clamp(1, STRIPS);
+                height.div_ceil(1 << fit.ilog2())
+            }
+            Layout::Eighths => height.div_ceil(STRIPS).max(MIN_STRIP_ROWS),
+        }
+    }
 }
 
 /// One strip: for every plane, its rows of that plane.
 type Strip<'a> = Vec<&'a mut [i32]>;
 
 /// Cuts the planes into strips.
-fn strips(planes: &mut Planes) -> Vec<Strip<'_>> {
-    let chunk = (strip_rows(planes.height) * planes.width).max(1);
+fn strips(planes: &mut Planes, layout: Layout) -> Vec<Strip<'_>> {
+    let chunk = (layout.strip_rows(planes.height) * planes.width).max(1);
     let count = planes.data.first().map_or(0, |p| p.len().div_ceil(chunk));
     let mut per_plane: Vec<_> = planes.data.iter_mut().map(|p| p.chunks_mut(chunk)).collect();
     (0..count).map(|_| per_plane.iter_mut().filter_map(Iterator::next).collect()).collect()
 }
 
-/// Codes the planes (already colour-transformed) and returns the payload.
-pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
+/// Codes the planes (already colour-transformed) in strips of `layout` and returns the payload.
+pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<u8>> {
     let mut specs = specs(planes, bit_depth);
     let width = planes.width;
-    let mut strips = strips(planes);
+    let mut strips = strips(planes, layout);
     // One fitting pass per plane: a plane's inputs include the residuals of the planes
     // before it, which must come from their final weights. The strips' sums are added in
     // strip order, so the weights do not depend on the thread count.
@@ -171,8 +191,9 @@ pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Decodes a payload written by [`encode`] into `planes` (sized, zero-filled).
-pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8]) -> Result<()> {
+/// Decodes a payload written by [`encode`] (or, with [`Layout::Eighths`], by the earlier
+/// format) into `planes` (sized, zero-filled).
+pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8], layout: Layout) -> Result<()> {
     let mut specs = specs(planes, bit_depth);
     let mut rest = payload;
     for s in &mut specs {
@@ -195,7 +216,7 @@ pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8]) -> Result<()> 
         s.weights = weights(s);
     }
     let width = planes.width;
-    let strips = strips(planes);
+    let strips = strips(planes, layout);
     let mut streams = Vec::with_capacity(strips.len());
     let lengths_size = 4 * strips.len().saturating_sub(1);
     if rest.len() < lengths_size {
@@ -744,38 +765,54 @@ mod tests {
         Planes { width, height, data, ycocg: false }
     }
 
-    fn round_trip(original: &Planes, threads: usize) -> (Vec<u8>, Planes) {
+    fn round_trip(original: &Planes, threads: usize, layout: Layout) -> (Vec<u8>, Planes) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let payload = encode(&mut original.clone(), 8).unwrap();
+            let payload = encode(&mut original.clone(), 8, layout).unwrap();
             let mut decoded = Planes { data: vec![vec![0; original.width * original.height]; original.data.len()], ..original.clone() };
-            decode(&mut decoded, 8, &payload).unwrap();
+            decode(&mut decoded, 8, &payload, layout).unwrap();
             (payload, decoded)
         })
     }
 
     #[test]
     fn strips_code_alike_on_one_and_on_several_threads() {
-        // 600 rows: three strips of 256, 256 and 88 rows.
-        let original = test_planes(37, 600, 3);
-        assert_eq!(original.height.div_ceil(strip_rows(original.height)), 3);
-        let (one, decoded_one) = round_trip(&original, 1);
-        let (four, decoded_four) = round_trip(&original, 4);
+        // 1100 rows: four strips of 275 rows.
+        let original = test_planes(37, 1100, 3);
+        assert_eq!(original.height.div_ceil(Layout::Balanced.strip_rows(original.height)), 4);
+        let (one, decoded_one) = round_trip(&original, 1, Layout::Balanced);
+        let (four, decoded_four) = round_trip(&original, 4, Layout::Balanced);
         assert_eq!(one, four, "the payload depends on the thread count");
         assert_eq!(decoded_one, original);
         assert_eq!(decoded_four, original);
     }
 
     #[test]
+    fn strip_counts_are_powers_of_two_and_the_earlier_layout_still_decodes() {
+        let count = |layout: Layout, h: usize| h.div_ceil(layout.strip_rows(h));
+        for (h, balanced, eighths) in [(1, 1, 1), (255, 1, 1), (512, 2, 2), (768, 2, 3), (1100, 4, 5), (2100, 8, 8), (9000, 8, 8)] {
+            assert_eq!((count(Layout::Balanced, h), count(Layout::Eighths, h)), (balanced, eighths), "{h} rows");
+        }
+        let original = test_planes(9, 768, 3);
+        let (eighths, decoded) = round_trip(&original, 2, Layout::Eighths);
+        assert_eq!(decoded, original);
+        let (balanced, _) = round_trip(&original, 2, Layout::Balanced);
+        assert_ne!(eighths, balanced);
+        // Read with the other layout, the streams are cut in the wrong places.
+        let mut wrong = Planes { data: vec![vec![0; 9 * 768]; 3], ..original.clone() };
+        assert!(decode(&mut wrong, 8, &eighths, Layout::Balanced).is_err() || wrong != original);
+    }
+
+    #[test]
     fn a_strip_length_past_the_payload_is_an_error() {
         let original = test_planes(5, 700, 1);
-        let (mut payload, _) = round_trip(&original, 2);
+        let (mut payload, _) = round_trip(&original, 2, Layout::Balanced);
         // One plane: the band mask, its weights, then the strip lengths.
         let mask = payload[0];
         let at = 1 + 2 * SPATIAL * mask.count_ones() as usize;
         payload[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut decoded = Planes { data: vec![vec![0; 5 * 700]], ..original.clone() };
-        assert!(matches!(decode(&mut decoded, 8, &payload), Err(Error::Truncated(_))));
+        assert!(matches!(decode(&mut decoded, 8, &payload, Layout::Balanced), Err(Error::Truncated(_))));
     }
 
     #[test]
