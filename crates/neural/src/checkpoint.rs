@@ -146,6 +146,17 @@ pub fn learning_rate(lr: f64, decay_from: Option<u64>, step: u64) -> f64 {
     }
 }
 
+/// A training loop's progress bar (hidden unless `show`) over `steps`, at step `at`.
+pub fn progress_bar(show: bool, steps: u64, at: u64) -> indicatif::ProgressBar {
+    let bar = if show { indicatif::ProgressBar::new(steps) } else { indicatif::ProgressBar::hidden() };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps, {per_sec}, eta {eta} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(at);
+    bar
+}
+
 /// When a training loop checkpoints and stops: every `every` seconds, at the end, after
 /// `max_seconds` of this invocation, or at once when the file `DIR/STOP` appears (which asks a
 /// running trainer to checkpoint and stop; it is removed when obeyed).
@@ -155,12 +166,6 @@ pub struct Pacer {
     every: f64,
     max_seconds: Option<f64>,
     stop_file: std::path::PathBuf,
-}
-
-/// What a loop should do after a step.
-pub struct Pace {
-    pub save: bool,
-    pub stop: bool,
 }
 
 impl Pacer {
@@ -175,19 +180,20 @@ impl Pacer {
         }
     }
 
-    /// Whether to checkpoint and whether to stop, given whether the run has reached its end.
-    pub fn after_step(&mut self, finished: bool) -> Pace {
+    /// After a step: checkpoints through `save` when it is time (or the run has reached its
+    /// end, `finished`, or is stopping) and says whether to stop.
+    pub fn after_step(&mut self, finished: bool, save: impl FnOnce() -> Result<()>) -> Result<bool> {
         let stop = self.stop_file.exists()
             || self
                 .max_seconds
                 .is_some_and(|m| self.started.elapsed().as_secs_f64() >= m);
-        let save = stop || finished || self.last_save.elapsed().as_secs_f64() >= self.every;
-        if save {
+        if stop || finished || self.last_save.elapsed().as_secs_f64() >= self.every {
             self.last_save = std::time::Instant::now();
+            save()?;
         }
         if stop {
             let _ = std::fs::remove_file(&self.stop_file);
         }
-        Pace { save, stop }
+        Ok(stop)
     }
 }

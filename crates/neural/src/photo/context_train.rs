@@ -19,7 +19,7 @@ use tessera_core::{Error, Result};
 use super::codec::device as inference_device;
 use super::context::ContextModel;
 use super::data::{self, Photo};
-use super::model::{neg_log2_sum, Kind};
+use super::model::{neg_log2_sum, quantise, Kind, Quantise};
 use super::train::{load_data, validate, Plan};
 use super::weights::{self, hex, Base, Meta, ModelFile};
 use crate::checkpoint::{self, append_csv, io_err, scalar, train_device};
@@ -148,12 +148,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     } else {
         validate(&checked.model, &valid, &device).0
     };
-    let bar = if plan.progress {
-        indicatif::ProgressBar::new(plan.steps)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_position(state.step);
+    let bar = checkpoint::progress_bar(plan.progress, plan.steps, state.step);
     let mut rng = Rng::new(state.rng);
     let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     let mut window = (0.0f64, 0.0f64, 0u32);
@@ -204,12 +199,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        let pace = pacer.after_step(state.step == plan.steps);
-        if pace.save {
+        let stop = pacer.after_step(state.step == plan.steps, || {
             state.rng = rng.state;
-            checkpoint::save(&plan.dir, &ctx, &optim, &state)?;
-        }
-        if pace.stop {
+            checkpoint::save(&plan.dir, &ctx, &optim, &state)
+        })?;
+        if stop {
             break;
         }
     }
@@ -248,10 +242,8 @@ fn step(
         let part = |t: &Tensor<4>| t.clone().slice([items.clone(), 0..m, 0..h, 0..w]);
         let mut noise = Rng::new(seeds[usize::from(items.start > 0)]);
         let (means, scales) = (part(&means), part(&scales));
-        let (y_hat, cm, cs) = c.quantise(part(&y), means.clone(), scales.clone(), |v, _| {
-            let dims = v.dims();
-            let n = dims.iter().product();
-            v.clone() + Tensor::<4>::from_data(TensorData::new(noise.noise(n), dims), &v.device())
+        let (y_hat, cm, cs) = c.quantise(part(&y), means.clone(), scales.clone(), |v, centre| {
+            quantise(v, centre, &mut Quantise::Noise(&mut noise))
         });
         let bpp = neg_log2_sum(gaussian::likelihood(y_hat.clone(), cm, cs)) / pixels;
         let hyper_bpp =

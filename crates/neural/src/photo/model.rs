@@ -294,7 +294,7 @@ impl PhotoModel {
 }
 
 /// Noise or rounding of `v` around `centre` (broadcast).
-fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) -> Tensor<4> {
+pub(super) fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) -> Tensor<4> {
     match q {
         Quantise::Noise(rng) => {
             let dims = v.dims();

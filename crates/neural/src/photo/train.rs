@@ -266,18 +266,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         "step,loss,bpp,psnr,aux,seconds",
     )?;
     let mut valid_log = append_csv(&plan.dir.join("valid.csv"), "step,bpp,psnr,seconds")?;
-    let bar = if plan.progress {
-        indicatif::ProgressBar::new(plan.steps)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps, {per_sec}, eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(state.step);
+    let bar = checkpoint::progress_bar(plan.progress, plan.steps, state.step);
     let mut rng = Rng::new(state.rng);
     let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     let mut window = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0u32);
@@ -330,12 +319,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        let pace = pacer.after_step(state.step == plan.steps);
-        if pace.save {
+        let stop = pacer.after_step(state.step == plan.steps, || {
             state.rng = rng.state;
-            checkpoint::save(&plan.dir, &model, &optim, &state)?;
-        }
-        if pace.stop {
+            checkpoint::save(&plan.dir, &model, &optim, &state)
+        })?;
+        if stop {
             break;
         }
     }

@@ -177,12 +177,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         &plan.dir.join("train.csv"),
         "step,loss,first_iteration_l1,last_iteration_l1,seconds",
     )?;
-    let bar = if plan.progress {
-        indicatif::ProgressBar::new(plan.steps)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_position(state.step);
+    let bar = checkpoint::progress_bar(plan.progress, plan.steps, state.step);
     let mut rng = Rng::new(state.rng);
     let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     while state.step < plan.steps {
@@ -229,12 +224,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 state.step, state.seconds
             )?;
         }
-        let pace = pacer.after_step(state.step == plan.steps);
-        if pace.save {
+        let stop = pacer.after_step(state.step == plan.steps, || {
             state.rng = rng.state;
-            checkpoint::save(&plan.dir, &model, &optim, &state)?;
-        }
-        if pace.stop {
+            checkpoint::save(&plan.dir, &model, &optim, &state)
+        })?;
+        if stop {
             break;
         }
     }

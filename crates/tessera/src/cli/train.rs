@@ -164,7 +164,7 @@ fn run_context(a: ContextArgs) -> Result<()> {
     };
     let plan = a.run.plan(a.steps, a.validate_every);
     let state = ct::run(cfg, &plan)?;
-    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    report(&plan.dir, state.step, state.seconds);
     Ok(())
 }
 
@@ -311,7 +311,7 @@ fn run_mnist_ae(a: MnistAeArgs) -> Result<()> {
         progress: true,
     };
     let state = at::run(cfg, &plan)?;
-    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    report(&plan.dir, state.step, state.seconds);
     Ok(())
 }
 
@@ -334,7 +334,7 @@ fn run_mnist_lossless(a: MnistLosslessArgs) -> Result<()> {
         progress: true,
     };
     let state = lt::run(cfg, &plan)?;
-    eprintln!("{}: step {} after {:.0} s of training", plan.dir.display(), state.step, state.seconds);
+    report(&plan.dir, state.step, state.seconds);
     Ok(())
 }
 
@@ -361,12 +361,7 @@ fn run_rnn(a: RnnArgs) -> Result<()> {
         progress: true,
     };
     let state = rt::run(cfg, &plan)?;
-    eprintln!(
-        "{}: step {} after {:.0} s of training",
-        plan.dir.display(),
-        state.step,
-        state.seconds
-    );
+    report(&plan.dir, state.step, state.seconds);
     Ok(())
 }
 
@@ -440,11 +435,11 @@ pub fn run(cmd: Command) -> Result<()> {
     };
     let plan = a.run.plan(a.steps, a.validate_every);
     let state = train::run(cfg, &plan)?;
-    eprintln!(
-        "{}: step {} after {:.0} s of training",
-        plan.dir.display(),
-        state.step,
-        state.seconds
-    );
+    report(&plan.dir, state.step, state.seconds);
     Ok(())
+}
+
+/// Where a training invocation left its run.
+fn report(dir: &std::path::Path, step: u64, seconds: f64) {
+    eprintln!("{}: step {step} after {seconds:.0} s of training", dir.display());
 }

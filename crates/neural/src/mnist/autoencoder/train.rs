@@ -146,8 +146,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         return Err(Error::InvalidParam(format!("{} holds no training digits", plan.data.display())));
     }
     let mut log = append_csv(&plan.dir.join("train.csv"), "step,loss,bpp,psnr,seconds")?;
-    let bar = if plan.progress { indicatif::ProgressBar::new(plan.steps) } else { indicatif::ProgressBar::hidden() };
-    bar.set_position(state.step);
+    let bar = checkpoint::progress_bar(plan.progress, plan.steps, state.step);
     let mut rng = Rng::new(state.rng);
     let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     let mut window = (0.0f64, 0.0f64, 0.0f64, 0u32);
@@ -170,12 +169,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             bar.set_message(format!("loss {loss:.4} bpp {bpp:.3} psnr {p:.2}"));
             window = (0.0, 0.0, 0.0, 0);
         }
-        let pace = pacer.after_step(state.step == plan.steps);
-        if pace.save {
+        let stop = pacer.after_step(state.step == plan.steps, || {
             state.rng = rng.state;
-            checkpoint::save(&plan.dir, &model, &optim, &state)?;
-        }
-        if pace.stop {
+            checkpoint::save(&plan.dir, &model, &optim, &state)
+        })?;
+        if stop {
             break;
         }
     }

@@ -123,12 +123,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     let (train, held) = split(&plan.data)?;
     let mut log = append_csv(&plan.dir.join("train.csv"), "step,bpp,seconds")?;
     let mut valid = append_csv(&plan.dir.join("valid.csv"), "step,coded_bpp")?;
-    let bar = if plan.progress {
-        indicatif::ProgressBar::new(plan.steps)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_position(state.step);
+    let bar = checkpoint::progress_bar(plan.progress, plan.steps, state.step);
     let mut rng = Rng::new(state.rng);
     let mut pacer = checkpoint::Pacer::new(&plan.dir, plan.checkpoint_every, plan.max_seconds);
     let (mut sum, mut count) = (0.0f64, 0u32);
@@ -161,12 +156,11 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
         if plan.validate_every > 0 && state.step % plan.validate_every == 0 {
             writeln!(valid, "{},{:.5}", state.step, coded_bpp(&model, &held)?)?;
         }
-        let pace = pacer.after_step(state.step == plan.steps);
-        if pace.save {
+        let stop = pacer.after_step(state.step == plan.steps, || {
             state.rng = rng.state;
-            checkpoint::save(&plan.dir, &model, &optim, &state)?;
-        }
-        if pace.stop {
+            checkpoint::save(&plan.dir, &model, &optim, &state)
+        })?;
+        if stop {
             break;
         }
     }
