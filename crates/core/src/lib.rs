@@ -20,3 +20,8 @@ pub use container::{Container, Header};
 pub use error::{Error, Result};
 pub use image::Image;
 pub use limits::Limits;
+
+/// Bytes as lower-case hexadecimal, the way model hashes and checksums are shown and stored.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,6 +1,6 @@
 //! The path from an image to container bytes and back, shared by the CLI and the lab.
 
-use crate::{Codec, Container, EncodeParams, Error, Header, Image, Result};
+use crate::{hex, Codec, Container, EncodeParams, Error, Header, Image, Result};
 
 /// Encodes `image` with `codec` into container bytes. When the codec does not meet
 /// `target_bpp` / `target_psnr` itself, the quality is searched by bisection.
@@ -103,10 +103,6 @@ pub fn decode_container(codec: &dyn Codec, c: &Container) -> Result<Image> {
         return Err(Error::corrupt("decoded image differs from the container's geometry"));
     }
     Ok(img)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// RGB PSNR in dB over all channels (used by quality searches; the lab has the full metrics).

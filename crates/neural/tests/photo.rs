@@ -368,10 +368,7 @@ fn codecs_round_trip_and_refuse_what_they_cannot_decode() {
 /// SHA-256 of an image's samples (little-endian u16), as hex.
 fn sample_hash(img: &Image) -> String {
     let bytes: Vec<u8> = img.samples().iter().flat_map(|v| v.to_le_bytes()).collect();
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    tessera_core::hex(&Sha256::digest(bytes))
 }
 
 /// The committed golden files decode to the committed pixels on every machine: a hyperprior

@@ -183,7 +183,7 @@ mod tests {
             .iter()
             .map(|(p, data)| {
                 use sha2::Digest;
-                let h: String = sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+                let h = tessera_core::hex(&sha2::Sha256::digest(data));
                 format!("{h}  ./{p}\n")
             })
             .collect();

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+use tessera_core::hex;
 
 use crate::{Error, Result};
 
@@ -92,10 +93,6 @@ pub fn check_file(path: &Path, expected: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

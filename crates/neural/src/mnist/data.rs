@@ -192,6 +192,6 @@ mod tests {
 pub fn train_images_digest(folder: &Path) -> String {
     use sha2::Digest;
     std::fs::read(folder.join("train-images-idx3-ubyte.gz"))
-        .map(|b| sha2::Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect())
+        .map(|b| tessera_core::hex(&sha2::Sha256::digest(&b)))
         .unwrap_or_else(|_| "(file not present when this card was written)".into())
 }

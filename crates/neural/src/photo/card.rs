@@ -4,10 +4,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tessera_core::Result;
+use tessera_core::{hex, Result};
 
 use super::train::RunState;
-use super::weights::{hex, Meta};
+use super::weights::Meta;
 
 /// A folder's training photos named by one digest: SHA-256 over the sorted lines
 /// `sha256(file)  name` of its PNG files (the same convention as `sha256sum`).

@@ -14,14 +14,14 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tessera_core::{Error, Result};
+use tessera_core::{hex, Error, Result};
 
 use super::codec::device as inference_device;
 use super::context::ContextModel;
 use super::data::{self, Photo};
 use super::model::{neg_log2_sum, quantise, Kind, Quantise};
 use super::train::{load_data, validate, Plan};
-use super::weights::{self, hex, Base, Meta, ModelFile};
+use super::weights::{self, Base, Meta, ModelFile};
 use crate::checkpoint::{self, append_csv, io_err, scalar, train_device};
 use crate::layers::gaussian;
 use crate::rng::Rng;

@@ -10,7 +10,7 @@ use burn::tensor::{DType, Device};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tessera_core::{Error, ModelTag, Result};
+use tessera_core::{hex, Error, ModelTag, Result};
 
 use super::context::ContextModel;
 use super::model::{Config, Kind, PhotoModel};
@@ -171,11 +171,6 @@ pub fn load(name: &str, bytes: &[u8], device: &Device) -> Result<ModelFile> {
         meta,
         model,
     })
-}
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The store of a model file's weights, read as f32.

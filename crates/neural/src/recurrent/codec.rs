@@ -485,7 +485,7 @@ impl Codec for RnnCodec {
     fn fingerprint(&self, params: &EncodeParams) -> Option<String> {
         let v = variant_of(params).ok()?;
         let tag = weights::tag("", &weights::find(&model_name(v)).ok()?);
-        Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+        Some(tessera_core::hex(&tag.hash[..6]))
     }
 
     fn model(&self, params: &[u8]) -> Option<ModelTag> {

@@ -207,7 +207,7 @@ fn info(file: &Path) -> Result<()> {
     writeln!(t, "channels    {}", h.channels)?;
     writeln!(t, "bit depth   {}", h.bit_depth)?;
     if let Some(m) = &h.model {
-        let hash: String = m.hash.iter().map(|b| format!("{b:02x}")).collect();
+        let hash = tessera_core::hex(&m.hash);
         writeln!(t, "model       {} (sha256 {hash})", m.name)?;
     }
     writeln!(t, "params      {} bytes", c.params.len())?;

@@ -219,7 +219,7 @@ impl Codec for MnistAe {
     fn fingerprint(&self, params: &EncodeParams) -> Option<String> {
         let q = params.quality.map_or(DEFAULT_QUALITY, |q| q.round().clamp(1.0, f32::from(MAX_QUALITY)) as u8);
         let tag = self.model(&[VERSION, q])?;
-        Some(tag.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+        Some(tessera_core::hex(&tag.hash[..6]))
     }
 
     fn model(&self, params: &[u8]) -> Option<ModelTag> {

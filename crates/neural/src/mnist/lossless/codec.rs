@@ -219,5 +219,5 @@ pub(super) fn model_tag() -> Option<ModelTag> {
 
 /// The start of the model file's hash, in hex, for the lab's cache.
 pub(super) fn fingerprint() -> Option<String> {
-    Some(model_tag()?.hash[..6].iter().map(|b| format!("{b:02x}")).collect())
+    Some(tessera_core::hex(&model_tag()?.hash[..6]))
 }
