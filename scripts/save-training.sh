@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 TESSERA=${TESSERA:-target/release/tessera}
 R=${RUNS:-runs/train}
 for dir in "$R"/*/; do
+  dir=${dir%/}
   name=$(basename "$dir")
   [ -e "$dir/resume.json" ] || continue
   shipped=$dir
   case "$name" in *-decay) continue ;; esac
-  [ -e "${dir%/}-decay/resume.json" ] && shipped="${dir%/}-decay"
+  [ -e "$dir-decay/resume.json" ] && shipped="$dir-decay"
   "$TESSERA" train export --run "$shipped" --out "models/$name.safetensors" --force
   # Only runs that started from scratch keep their checkpoints; the others start from a model.
   if ! grep -q '"init_from": *"' "$dir/resume.json"; then

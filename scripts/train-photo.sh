@@ -24,10 +24,10 @@ M=${MODEL:-hyperprior}
 Q3=models/hyperprior-q3.safetensors
 if [ "$M" = factorized ]; then
   SCHEDULE="
-$M 0.0067 $R/$M-q3 2500 18 $Q3 2200
-$M 0.0018 $R/$M-q1 1000 8 $R/$M-q3 850
-$M 0.0035 $R/$M-q2 1000 8 $R/$M-q3 850
-$M 0.0130 $R/$M-q4 1000 8 $R/$M-q3 850
+$M 0.0067 $R/$M-q3 6000 50 $Q3 5400
+$M 0.0018 $R/$M-q1 1000 12 $R/$M-q3 850
+$M 0.0035 $R/$M-q2 1000 12 $R/$M-q3 850
+$M 0.0130 $R/$M-q4 1000 12 $R/$M-q3 850
 "
 else
   SCHEDULE="
