@@ -42,6 +42,10 @@ pub struct Meta {
     pub iterations: usize,
     pub step: u64,
     pub seconds: f64,
+    /// Whether the residual-scaling gain has per-iteration factors (files from before they
+    /// existed have none).
+    #[serde(default)]
+    pub iteration_gain: bool,
 }
 
 /// A loaded recurrent model.
@@ -62,6 +66,9 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Loaded> {
     let variant = Variant::from_name(&meta.variant)
         .ok_or(Error::corrupt("model file of an unknown variant"))?;
     let mut model = RecurrentModel::new(variant, &mut Rng::new(0), &device());
+    if !meta.iteration_gain {
+        model = model.without_iteration_gain();
+    }
     weights::apply(&mut model, name, bytes)?;
     Ok(Loaded {
         tag: weights::tag(name, bytes),

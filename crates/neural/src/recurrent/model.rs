@@ -3,7 +3,7 @@
 //! decoder of four recurrent layers with depth-to-space upsampling. Each iteration codes the
 //! current residual into `BITS` binary maps at 1/16 resolution (BITS/256 bits per pixel).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -107,11 +107,23 @@ pub struct Decoder {
     out: Conv2d,
 }
 
+/// Iterations with a gain factor of their own; later ones share the last.
+const GAIN_ITERATIONS: usize = 16;
+/// The iteration factors are stored as log-gain / `LOG_GAIN_SCALE`: Adam's steps are about the
+/// learning rate in size whatever the gradient, and this lets a log-gain travel the few units
+/// it needs within a fine-tune rather than over thousands of steps.
+const LOG_GAIN_SCALE: f32 = 16.0;
+
 /// The residual-scaling gain: a small strided network on the picture so far, one gain ≥ 1
-/// per 8×8 block.
+/// per 8×8 block, times a learned factor per iteration. The picture changes little after a
+/// few iterations, so the network alone cannot tell an early residual from a late, smaller
+/// one; the iteration's factor can.
 #[derive(Module, Debug)]
 pub struct Gain {
     convs: Vec<Conv2d>,
+    /// `GAIN_ITERATIONS` log-gains / `LOG_GAIN_SCALE`, zero (a factor of 1) when new. Model
+    /// files and checkpoints from before the factors existed have none.
+    iteration: Option<Param<Tensor<1>>>,
 }
 
 /// The whole recurrent codec network.
@@ -131,6 +143,8 @@ pub struct Progress {
     pub picture: Tensor<4>,
     /// The gain the next iteration uses (residual scaling only).
     gain: Option<Tensor<4>>,
+    /// Iterations decoded so far.
+    done: usize,
 }
 
 /// Rearranges `[b, 4c, h, w]` into `[b, c, 2h, 2w]`.
@@ -175,6 +189,7 @@ impl RecurrentModel {
                 conv(16, 16, 3, 2, device),
                 conv(16, 1, 3, 2, device),
             ],
+            iteration: Some(Param::from_tensor(Tensor::zeros([GAIN_ITERATIONS], device))),
         });
         Self {
             encoder,
@@ -186,6 +201,31 @@ impl RecurrentModel {
 
     pub fn framework(&self) -> Framework {
         Framework::from_code(self.framework)
+    }
+
+    /// Whether the gain has its per-iteration factors (residual scaling only).
+    pub fn has_iteration_gain(&self) -> bool {
+        self.gain.as_ref().is_some_and(|g| g.iteration.is_some())
+    }
+
+    /// The model without the per-iteration factors, the shape of the files and checkpoints
+    /// made before they existed.
+    pub fn without_iteration_gain(mut self) -> Self {
+        if let Some(g) = &mut self.gain {
+            g.iteration = None;
+        }
+        self
+    }
+
+    /// The model with per-iteration factors of 1 where it has none: the same function, so a
+    /// run from before they existed goes on with them.
+    pub fn with_iteration_gain(mut self, device: &Device) -> Self {
+        if let Some(g) = &mut self.gain {
+            g.iteration.get_or_insert_with(|| {
+                Param::from_tensor(Tensor::zeros([GAIN_ITERATIONS], device))
+            });
+        }
+        self
     }
 
     /// The state before the first iteration for pictures of `b`×3×`h`×`w`.
@@ -207,6 +247,7 @@ impl RecurrentModel {
             dec,
             picture: Tensor::zeros([b, 3, h, w], device),
             gain: None,
+            done: 0,
         }
     }
 
@@ -247,8 +288,9 @@ impl RecurrentModel {
                 p.picture.clone() + step
             }
         };
+        p.done += 1;
         if let Some(gain) = &self.gain {
-            p.gain = Some(gain.forward(picture.clone()));
+            p.gain = Some(gain.forward(picture.clone(), p.done));
         }
         p.picture = picture.clone();
         picture
@@ -256,8 +298,8 @@ impl RecurrentModel {
 }
 
 impl Gain {
-    /// Gains ≥ 1, one per 8×8 block, repeated to full resolution.
-    fn forward(&self, picture: Tensor<4>) -> Tensor<4> {
+    /// The gains of iteration `k` (from 0), one per 8×8 block, repeated to full resolution.
+    fn forward(&self, picture: Tensor<4>, k: usize) -> Tensor<4> {
         let mut x = picture;
         for (i, c) in self.convs.iter().enumerate() {
             x = c.forward(x);
@@ -265,7 +307,12 @@ impl Gain {
                 x = burn::tensor::activation::relu(x);
             }
         }
-        let g = softplus(x, 1.0) + 1.0;
+        let mut g = softplus(x, 1.0) + 1.0;
+        if let Some(factors) = &self.iteration {
+            let k = k.min(GAIN_ITERATIONS - 1);
+            let log_gain = factors.val().slice([k..k + 1]) * LOG_GAIN_SCALE;
+            g = g * log_gain.exp().reshape([1, 1, 1, 1]);
+        }
         let [b, _, h, w] = g.dims();
         g.reshape([b, 1, h, 1, w, 1])
             .expand([b, 1, h, 8, w, 8])
@@ -302,6 +349,43 @@ mod tests {
 
     fn values(t: Tensor<4>) -> Vec<f32> {
         t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// The pictures of three iterations coding `x`.
+    fn pictures(model: &RecurrentModel, x: &Tensor<4>) -> Vec<Vec<f32>> {
+        let [b, _, h, w] = x.dims();
+        let mut p = model.start(b, h, w, &x.device());
+        let mut residual = x.clone();
+        (0..3)
+            .map(|_| {
+                let bits = binarize(model.encode_step(residual.clone(), &mut p));
+                let picture = model.decode_step(bits, &mut p);
+                residual = x.clone() - picture.clone();
+                values(picture)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn iteration_factors_of_one_change_nothing_and_others_change_the_later_iterations() {
+        let device = crate::checkpoint::train_device();
+        let variant = Variant::from_name("gru-scaling").unwrap();
+        let mut model = RecurrentModel::new(variant, &mut Rng::new(3), &device);
+        assert!(model.has_iteration_gain());
+        let mut rng = Rng::new(4);
+        let x: Vec<f32> = (0..3 * 32 * 32).map(|_| rng.uniform() - 0.5).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [1, 3, 32, 32]), &device);
+        let before = pictures(&model, &x);
+        let without = model.clone().without_iteration_gain();
+        assert!(!without.has_iteration_gain());
+        assert_eq!(pictures(&without, &x), before);
+        assert_eq!(pictures(&without.with_iteration_gain(&device), &x), before);
+        let factors = Tensor::<1>::ones([GAIN_ITERATIONS], &device) * 0.05;
+        model.gain.as_mut().unwrap().iteration = Some(Param::from_tensor(factors));
+        let after = pictures(&model, &x);
+        // The first iteration has no gain; the second is scaled by its factor.
+        assert_eq!(after[0], before[0]);
+        assert_ne!(after[1], before[1]);
     }
 
     #[test]

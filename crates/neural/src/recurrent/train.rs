@@ -45,6 +45,12 @@ pub struct RunState {
     /// The crops of the run's earlier stages, oldest first (the config holds the current ones).
     #[serde(default)]
     pub earlier: Vec<Crops>,
+    /// Whether the checkpoint's gain has per-iteration factors; the step from which it has,
+    /// for a run that began before they existed.
+    #[serde(default)]
+    pub iteration_gain: bool,
+    #[serde(default)]
+    pub iteration_gain_from: Option<u64>,
 }
 
 /// Crops a run trained on before step `until`.
@@ -82,11 +88,12 @@ pub fn load_run(
     device: &Device,
 ) -> Result<Option<(RecurrentModel, ModuleOptimizer, RunState)>> {
     checkpoint::load(dir, |s: &RunState| {
-        Ok(RecurrentModel::new(
-            s.config.variant()?,
-            &mut Rng::new(s.config.seed),
-            device,
-        ))
+        let model = RecurrentModel::new(s.config.variant()?, &mut Rng::new(s.config.seed), device);
+        Ok(if s.iteration_gain {
+            model
+        } else {
+            model.without_iteration_gain()
+        })
     })
 }
 
@@ -152,6 +159,12 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 });
             }
             s.config = cfg.clone();
+            // A run from before the gain's per-iteration factors goes on with them.
+            let m = m.with_iteration_gain(&device);
+            if m.has_iteration_gain() && !s.iteration_gain {
+                s.iteration_gain = true;
+                s.iteration_gain_from = Some(s.step);
+            }
             (m, o, s)
         }
         None => {
@@ -165,6 +178,8 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 decay_from: None,
                 sign_from: None,
                 earlier: Vec::new(),
+                iteration_gain: model.has_iteration_gain(),
+                iteration_gain_from: None,
             };
             (model, checkpoint::optimiser(), state)
         }
@@ -251,6 +266,7 @@ pub fn export(
         iterations: c.iterations,
         step: state.step,
         seconds: state.seconds,
+        iteration_gain: model.has_iteration_gain(),
     };
     let bytes = crate::photo::weights::export(&model, &meta)?;
     if let Some(parent) = out.parent() {
@@ -285,13 +301,14 @@ pub fn export(
         "# {name}\n\nRecurrent progressive codec (Toderici et al. 2017), variant `{v}`: encoder conv 3×3/2 3→32 and three \
          3×3/2 recurrent layers (64, 64, 64 channels), binariser 1×1 → {bits} maps at 1/16 resolution (tanh, stochastic \
          binarisation in training, sign when coding: {raw} raw bits per pixel per iteration), decoder 1×1 {bits}→64 and four \
-         recurrent layers (64, 64, 32, 16; 3×3 input and 1×1 hidden kernels) each followed by depth-to-space ×2, output 1×1 → RGB (tanh). Channel counts are an \
+         recurrent layers (64, 64, 32, 16; 3×3 input and 1×1 hidden kernels) each followed by depth-to-space ×2, output 1×1 → RGB (tanh).{gain} Channel counts are an \
          eighth of the paper's so that training runs on a 2-core CPU. Weights in f16 ({len} bytes).\n\n\
          ## Training\n\nRandom crops with flips from CID22 training and CLIC 2025 valid-half ({crops}); loss the mean absolute \
          residual summed over {it} iterations; Adam, learning rate {lr}, {decay_text}seed {seed}; {step} steps in {hours:.2} \
          hours on this 2-core machine.\n\n```\n{commands}tessera train export --run {dir} --out models/{name}.safetensors\n```\n\n\
          Curves: `train.csv` in the run folder. Kodak results: BENCHMARKS.md, section \"Recurrent codec\".\n",
         v = c.variant,
+        gain = gain_text(&model, &state),
         bits = super::model::BITS,
         raw = super::model::BITS as f64 / 256.0,
         len = bytes.len(),
@@ -306,4 +323,21 @@ pub fn export(
     );
     tessera_core::io::write_atomic(&out.with_extension("md"), card.as_bytes(), true)?;
     Ok(meta)
+}
+
+/// The model card's words on the residual-scaling gain, if the model has one.
+fn gain_text(model: &RecurrentModel, state: &RunState) -> String {
+    if model.gain.is_none() {
+        return String::new();
+    }
+    let mut text = " Residual-scaling gain: conv 3×3/2 3→16, ReLU, 3×3/2 16→16, ReLU, 3×3/2 16→1 on the \
+                    picture so far, softplus + 1, one gain per 8×8 block"
+        .to_string();
+    if model.has_iteration_gain() {
+        text += ", times a learned factor per iteration";
+        if let Some(from) = state.iteration_gain_from {
+            text += &format!(" (added at step {from})");
+        }
+    }
+    text + "."
 }
