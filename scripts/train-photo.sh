@@ -33,10 +33,10 @@ else
   SCHEDULE="
 $M 0.0067 $R/$M-q3 100000 ${MINUTES:-90}
 $M 0.0067 $R/$M-q3-decay +3000 40 copy:$R/$M-q3
-$M 0.0018 $R/$M-q1 2500 18 $R/$M-q3-decay 2200
-$M 0.0035 $R/$M-q2 2500 18 $R/$M-q3-decay 2200
-$M 0.0130 $R/$M-q4 2500 18 $R/$M-q3-decay 2200
-$M 0.0250 $R/$M-q5 2500 18 $R/$M-q4 2200
+$M 0.0018 $R/$M-q1 2500 30 $R/$M-q3-decay 2200
+$M 0.0035 $R/$M-q2 2500 30 $R/$M-q3-decay 2200
+$M 0.0130 $R/$M-q4 2500 30 $R/$M-q3-decay 2200
+$M 0.0250 $R/$M-q5 2500 30 $R/$M-q4 2200
 "
 fi
 STAGES=${STAGES:-$SCHEDULE}
