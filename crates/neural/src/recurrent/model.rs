@@ -189,7 +189,7 @@ impl RecurrentModel {
                 conv(16, 16, 3, 2, device),
                 conv(16, 1, 3, 2, device),
             ],
-            iteration: Some(Param::from_tensor(Tensor::zeros([GAIN_ITERATIONS], device))),
+            iteration: Some(unit_factors(device)),
         });
         Self {
             encoder,
@@ -221,9 +221,7 @@ impl RecurrentModel {
     /// run from before they existed goes on with them.
     pub fn with_iteration_gain(mut self, device: &Device) -> Self {
         if let Some(g) = &mut self.gain {
-            g.iteration.get_or_insert_with(|| {
-                Param::from_tensor(Tensor::zeros([GAIN_ITERATIONS], device))
-            });
+            g.iteration.get_or_insert_with(|| unit_factors(device));
         }
         self
     }
@@ -295,6 +293,11 @@ impl RecurrentModel {
         p.picture = picture.clone();
         picture
     }
+}
+
+/// Per-iteration gain factors of 1.
+fn unit_factors(device: &Device) -> Param<Tensor<1>> {
+    Param::from_tensor(Tensor::zeros([GAIN_ITERATIONS], device))
 }
 
 impl Gain {

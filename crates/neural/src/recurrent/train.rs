@@ -45,10 +45,8 @@ pub struct RunState {
     /// The crops of the run's earlier stages, oldest first (the config holds the current ones).
     #[serde(default)]
     pub earlier: Vec<Crops>,
-    /// Whether the checkpoint's gain has per-iteration factors; the step from which it has,
-    /// for a run that began before they existed.
-    #[serde(default)]
-    pub iteration_gain: bool,
+    /// The step from which the gain has per-iteration factors (0 for a run that had them from
+    /// the start); none for a checkpoint from before they existed.
     #[serde(default)]
     pub iteration_gain_from: Option<u64>,
 }
@@ -89,7 +87,7 @@ pub fn load_run(
 ) -> Result<Option<(RecurrentModel, ModuleOptimizer, RunState)>> {
     checkpoint::load(dir, |s: &RunState| {
         let model = RecurrentModel::new(s.config.variant()?, &mut Rng::new(s.config.seed), device);
-        Ok(if s.iteration_gain {
+        Ok(if s.iteration_gain_from.is_some() {
             model
         } else {
             model.without_iteration_gain()
@@ -161,8 +159,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             s.config = cfg.clone();
             // A run from before the gain's per-iteration factors goes on with them.
             let m = m.with_iteration_gain(&device);
-            if m.has_iteration_gain() && !s.iteration_gain {
-                s.iteration_gain = true;
+            if m.has_iteration_gain() && s.iteration_gain_from.is_none() {
                 s.iteration_gain_from = Some(s.step);
             }
             (m, o, s)
@@ -178,8 +175,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 decay_from: None,
                 sign_from: None,
                 earlier: Vec::new(),
-                iteration_gain: model.has_iteration_gain(),
-                iteration_gain_from: None,
+                iteration_gain_from: model.has_iteration_gain().then_some(0),
             };
             (model, checkpoint::optimiser(), state)
         }
@@ -335,7 +331,7 @@ fn gain_text(model: &RecurrentModel, state: &RunState) -> String {
         .to_string();
     if model.has_iteration_gain() {
         text += ", times a learned factor per iteration";
-        if let Some(from) = state.iteration_gain_from {
+        if let Some(from) = state.iteration_gain_from.filter(|&from| from > 0) {
             text += &format!(" (added at step {from})");
         }
     }
