@@ -2,12 +2,14 @@
 # Trains a photo model's quality ladder in stages, resuming each run from its last checkpoint:
 # run it again to continue. Each stage line: model, λ, run folder, step target, minutes at most for
 # this invocation, [run to start from when the folder is new], [step from which the learning rate
-# drops to a tenth].
+# drops to a tenth, or -], [step from which the synthesis trains on rounded latents,
+# `--round-from`].
 #
 # The hyperprior schedule: the mid-rate model (q3) trains from scratch at the full rate for as
 # long as there is time; a copy of it (`copy:` run, its step target counted from the copied step
 # with `+`) ends the schedule at a tenth of the rate, and that copy is the model that ships, so the
-# main run can go on later. q1, q2 and q4 are fine-tuned from the decayed q3, q5 from q4. Delete
+# main run can go on later. Every hyperprior ends with steps whose synthesis sees the latents
+# rounded, as it decodes them. q1, q2 and q4 are fine-tuned from the decayed q3, q5 from q4. Delete
 # their folders to redo them from a newer q3. The factorised models start from the shipped
 # hyperprior q3's transforms (their own density learned afresh): q3 first, the other rates from it.
 # `touch DIR/STOP` ends a stage early with a checkpoint; `scripts/save-training.sh` exports the
@@ -32,18 +34,19 @@ $M 0.0130 $R/$M-q4 1000 12 $R/$M-q3 850
 else
   SCHEDULE="
 $M 0.0067 $R/$M-q3 100000 ${MINUTES:-90}
-$M 0.0067 $R/$M-q3-decay +3000 40 copy:$R/$M-q3
-$M 0.0018 $R/$M-q1 2500 30 $R/$M-q3-decay 2200
-$M 0.0035 $R/$M-q2 2500 30 $R/$M-q3-decay 2200
-$M 0.0130 $R/$M-q4 2500 30 $R/$M-q3-decay 2200
-$M 0.0250 $R/$M-q5 2500 30 $R/$M-q4 2200
+$M 0.0067 $R/$M-q3-decay +5000 60 copy:$R/$M-q3 - +3000
+$M 0.0018 $R/$M-q1 3300 40 $R/$M-q3-decay 2200 2500
+$M 0.0035 $R/$M-q2 3300 40 $R/$M-q3-decay 2200 2500
+$M 0.0130 $R/$M-q4 3300 40 $R/$M-q3-decay 2200 2500
+$M 0.0250 $R/$M-q5 3300 40 $R/$M-q4 2200 2500
 "
 fi
 STAGES=${STAGES:-$SCHEDULE}
 # A field of a run's resume.json (a number), or nothing.
 field() { sed -n "s/.*\"$2\": \([0-9][0-9]*\).*/\1/p" "$1/resume.json"; }
-echo "$STAGES" | while read -r model lambda dir steps minutes from decay; do
+echo "$STAGES" | while read -r model lambda dir steps minutes from decay round; do
   [ -z "$model" ] && continue
+  [ "${decay:-}" = - ] && decay=
   # A fresh machine resumes from the checkpoint committed in models/resume.
   committed="models/resume/$(basename "$dir")"
   if [ ! -e "$dir/resume.json" ] && [ -e "$committed/resume.json" ]; then
@@ -62,8 +65,10 @@ echo "$STAGES" | while read -r model lambda dir steps minutes from decay; do
     ?*) [ -e "$dir/resume.json" ] || args+=(--init-from "$from") ;;
   esac
   [[ "$steps" == +* ]] && steps=$((decay + ${steps#+}))
+  [[ "${round:-}" == +* ]] && round=$((decay + ${round#+}))
   args+=(--steps "$steps")
   [ -n "${decay:-}" ] && args+=(--decay-from "$decay")
+  [ -n "${round:-}" ] && args+=(--round-from "$round")
   echo "== $(date -u +%H:%M) $model λ=$lambda to step $steps (≤ $minutes min) in $dir"
   "$TESSERA" "${args[@]}"
 done

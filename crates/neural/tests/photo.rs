@@ -85,6 +85,7 @@ fn plan(dir: PathBuf, photos: &Path, steps: u64) -> Plan {
         valid: Some(photos.to_path_buf()),
         steps,
         decay_from: Some(4),
+        round_from: Some(2),
         max_seconds: None,
         checkpoint_every: 1e9,
         validate_every: 2,

@@ -82,14 +82,19 @@ pub fn write(
     let _ = writeln!(s, "\nRandom {p}×{p} crops with horizontal and vertical flips; validation on the centre 256×256 crops of `cid22/validation` (never Kodak). The digest is SHA-256 over the sorted lines `sha256(file)  name`.\n", p = c.patch);
     let decay_text = state.decay_from.map(|d| format!("a tenth of it from step {d}, ")).unwrap_or_default();
     let decay_arg = state.decay_from.map(|d| format!(" --decay-from {d}")).unwrap_or_default();
+    let round_text = state
+        .round_from
+        .map(|r| format!(" From step {r} the synthesis trained on the latents rounded, as it decodes them (gradient straight through), the rate on noisy ones."))
+        .unwrap_or_default();
+    let round_arg = state.round_from.map(|r| format!(" --round-from {r}")).unwrap_or_default();
     let _ = writeln!(s, "## Training\n");
-    let _ = writeln!(s, "Adam (ε 1e-8, per-tensor gradient-norm clip 1.0), learning rate {}, {}batch {}, seed {}; {} steps in {:.1} hours of CPU training on this 2-core machine.\n", c.lr, decay_text, c.batch, c.seed, meta.step, meta.seconds / 3600.0);
+    let _ = writeln!(s, "Adam (ε 1e-8, per-tensor gradient-norm clip 1.0), learning rate {}, {}batch {}, seed {}; {} steps in {:.1} hours of CPU training on this 2-core machine.{round_text}\n", c.lr, decay_text, c.batch, c.seed, meta.step, meta.seconds / 3600.0);
     let from = state
         .init_from
         .as_ref()
         .map(|f| format!(" --init-from {}", f.display()))
         .unwrap_or_default();
-    let _ = writeln!(s, "```\ntessera train photo --model {} --lambda {} --n {} --m {} --batch {} --patch {} --lr {} --seed {} --steps {}{decay_arg} --dir {}{from}\ntessera train export --run {} --out models/{name}.safetensors\n```\n", c.kind, c.lambda, c.n, c.m, c.batch, c.patch, c.lr, c.seed, meta.step, run_dir.display(), run_dir.display());
+    let _ = writeln!(s, "```\ntessera train photo --model {} --lambda {} --n {} --m {} --batch {} --patch {} --lr {} --seed {} --steps {}{decay_arg}{round_arg} --dir {}{from}\ntessera train export --run {} --out models/{name}.safetensors\n```\n", c.kind, c.lambda, c.n, c.m, c.batch, c.patch, c.lr, c.seed, meta.step, run_dir.display(), run_dir.display());
     let schedule = if c.kind == "factorized" {
         "The mid-rate model (q3) starts from the transforms of the shipped `hyperprior-q3` and learns its own factorised density; the other rates are fine-tuned from it"
     } else {

@@ -130,6 +130,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 seconds: 0.0,
                 init_from: plan.init_from.clone(),
                 decay_from: None,
+                round_from: None,
             };
             (ctx, checkpoint::optimiser(), state)
         }

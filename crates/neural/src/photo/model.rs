@@ -220,6 +220,11 @@ pub enum Quantise<'a> {
     /// Soft random rounding at a temperature, drawn from the generator (the encoder's
     /// refinement of the latents, [`super::refine`]): stochastic Gumbel annealing.
     Annealed(&'a mut Rng, f32),
+    /// Training with the synthesis seeing what it decodes: the rate of the noisy latents, as
+    /// [`Quantise::Noise`], while the synthesis gets `y` rounded around its medians / means
+    /// with the gradient passed straight through (Minnen & Singh 2020). The side information
+    /// stays noisy.
+    Mixed(&'a mut Rng),
 }
 
 impl PhotoModel {
@@ -259,10 +264,13 @@ impl PhotoModel {
         z: Option<Tensor<4>>,
         mut q: Quantise<'_>,
     ) -> Output {
-        let (y_hat, bits) = if let Some(density) = &self.density {
+        let mixed = matches!(q, Quantise::Mixed(_));
+        let y_in = mixed.then(|| y.clone());
+        // The quantised latents, what they are rounded around, and the estimated bits.
+        let (y_hat, centre, bits) = if let Some(density) = &self.density {
             let y_hat = quantise(y, density.medians(), &mut q);
             let bits = neg_log2_sum(density.likelihood(y_hat.clone()));
-            (y_hat, bits)
+            (y_hat, density.medians(), bits)
         } else if let Some(hyper) = &self.hyper {
             let z = z.unwrap_or_else(|| hyper.analysis(y.clone()));
             let z_hat = quantise(z, hyper.density.medians(), &mut q);
@@ -272,13 +280,17 @@ impl PhotoModel {
                 Some(c) => c.quantise(y, means, scales, |v, centre| quantise(v, centre, &mut q)),
                 None => (quantise(y, means.clone(), &mut q), means, scales),
             };
-            let y_bits = neg_log2_sum(gaussian::likelihood(y_hat.clone(), means, scales));
-            (y_hat, z_bits + y_bits)
+            let y_bits = neg_log2_sum(gaussian::likelihood(y_hat.clone(), means.clone(), scales));
+            (y_hat, means, z_bits + y_bits)
         } else {
             unreachable!("a photo model has one entropy model")
         };
+        let decoded = match y_in {
+            Some(y) => round_straight_through(y, centre),
+            None => y_hat,
+        };
         Output {
-            x_hat: self.synthesis.forward(y_hat),
+            x_hat: self.synthesis.forward(decoded),
             bits,
         }
     }
@@ -296,7 +308,7 @@ impl PhotoModel {
 /// Noise or rounding of `v` around `centre` (broadcast).
 pub(super) fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) -> Tensor<4> {
     match q {
-        Quantise::Noise(rng) => {
+        Quantise::Noise(rng) | Quantise::Mixed(rng) => {
             let dims = v.dims();
             let n = dims.iter().product();
             let noise = Tensor::<4>::from_data(TensorData::new(rng.noise(n), dims), &v.device());
@@ -308,6 +320,13 @@ pub(super) fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) ->
         }
         Quantise::Annealed(rng, tau) => round_annealed(v, centre, *tau, rng),
     }
+}
+
+/// `v` rounded around `centre`, with the gradient of the identity.
+fn round_straight_through(v: Tensor<4>, centre: Tensor<4>) -> Tensor<4> {
+    let centre = centre.detach();
+    let rounded = (v.clone() - centre.clone()).round() + centre;
+    v.clone() + (rounded - v).detach()
 }
 
 /// Stochastic Gumbel annealing (Yang et al. 2020): `v` rounded around `centre` at random at
@@ -333,4 +352,29 @@ fn round_annealed(v: Tensor<4>, centre: Tensor<4>, tau: f32, rng: &mut Rng) -> T
 
 pub(crate) fn neg_log2_sum(lik: Tensor<4>) -> Tensor<1> {
     lik.log().sum() * (-std::f32::consts::LOG2_E)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn straight_through_rounding_rounds_around_the_centre_and_passes_the_gradient() {
+        let device = crate::checkpoint::train_device();
+        let data = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, 2, 2]), &device);
+        let v = data(vec![-0.7, 0.2, 1.6, 2.3]).require_grad();
+        let centre = data(vec![0.0, 0.5, 0.25, -0.1]).require_grad();
+        let rounded = round_straight_through(v.clone(), centre.clone());
+        let got = rounded.clone().into_data().try_into_vec::<f32>().unwrap();
+        // v − centre rounded, plus centre: −1, 0.5 − 0 … each within float error.
+        for (g, want) in got.iter().zip([-1.0f32, 0.5, 1.25, 1.9]) {
+            assert!((g - want).abs() < 1e-6, "{got:?}");
+        }
+        let weights = data(vec![1.0, 2.0, 3.0, 4.0]);
+        let grads = (rounded * weights).sum().backward();
+        let grad = v.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(grad, [1.0, 2.0, 3.0, 4.0]);
+        // The centre only places the rounding: no gradient reaches it.
+        assert!(centre.grad(&grads).is_none_or(|g| g.into_data().try_into_vec::<f32>().unwrap().iter().all(|&x| x == 0.0)));
+    }
 }

@@ -49,6 +49,10 @@ pub struct RunState<C = RunConfig> {
     /// The step from which the last invocation trained at a tenth of the learning rate.
     #[serde(default)]
     pub decay_from: Option<u64>,
+    /// The step from which the last invocation fed the synthesis rounded latents
+    /// ([`Quantise::Mixed`]); photo runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_from: Option<u64>,
 }
 
 /// Where the data is and how long to go.
@@ -60,6 +64,9 @@ pub struct Plan {
     pub steps: u64,
     /// From this step on the learning rate is a tenth (the end of a run's schedule).
     pub decay_from: Option<u64>,
+    /// From this step on the synthesis trains on rounded latents ([`Quantise::Mixed`]), as it
+    /// decodes, rather than on noisy ones.
+    pub round_from: Option<u64>,
     /// Stop (with a checkpoint) after this many seconds of this invocation.
     pub max_seconds: Option<f64>,
     /// Seconds between checkpoints.
@@ -106,13 +113,16 @@ pub struct StepStats {
     pub aux: f32,
 }
 
-/// One optimisation step on a batch, its two halves on two threads.
+/// One optimisation step on a batch, its two halves on two threads; `round`: the synthesis
+/// sees rounded latents ([`Quantise::Mixed`]).
+#[allow(clippy::too_many_arguments)]
 pub fn step(
     model: PhotoModel,
     optim: &mut ModuleOptimizer,
     photos: &[Photo],
     cfg: &RunConfig,
     lr: f64,
+    round: bool,
     rng: &mut Rng,
     device: &Device,
 ) -> (PhotoModel, StepStats) {
@@ -130,7 +140,8 @@ pub fn step(
             device,
         );
         let mut noise = Rng::new(seeds[usize::from(items.start > 0)]);
-        let out = m.forward(x.clone(), Quantise::Noise(&mut noise));
+        let q = if round { Quantise::Mixed(&mut noise) } else { Quantise::Noise(&mut noise) };
+        let out = m.forward(x.clone(), q);
         let mse = (out.x_hat - x).square().mean() * share;
         let bpp = out.bits / (b * p * p) as f32;
         let mut loss = mse.clone() * (cfg.lambda * 255.0 * 255.0) as f32 + bpp.clone();
@@ -255,11 +266,13 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
                 seconds: 0.0,
                 init_from: plan.init_from.clone(),
                 decay_from: None,
+                round_from: None,
             };
             (model, checkpoint::optimiser(), state)
         }
     };
     state.decay_from = plan.decay_from;
+    state.round_from = plan.round_from;
     let (photos, valid) = load_data(plan, cfg.patch)?;
     let mut train_log = append_csv(
         &plan.dir.join("train.csv"),
@@ -273,7 +286,8 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
     while state.step < plan.steps {
         let t = Instant::now();
         let lr = checkpoint::learning_rate(cfg.lr, plan.decay_from, state.step);
-        let (m, s) = step(model, &mut optim, &photos, &cfg, lr, &mut rng, &device);
+        let round = plan.round_from.is_some_and(|r| state.step >= r);
+        let (m, s) = step(model, &mut optim, &photos, &cfg, lr, round, &mut rng, &device);
         model = m;
         state.step += 1;
         state.seconds += t.elapsed().as_secs_f64();

@@ -74,6 +74,10 @@ pub struct PhotoArgs {
     /// Steps between validations (0: never).
     #[arg(long, default_value_t = 1000)]
     validate_every: u64,
+    /// From this step on, the synthesis trains on the latents rounded, as it decodes them
+    /// (gradient straight through), while the rate stays that of the noisy latents.
+    #[arg(long)]
+    round_from: Option<u64>,
     #[command(flatten)]
     run: PhotoRun,
 }
@@ -120,6 +124,7 @@ impl PhotoRun {
             valid: Some(self.valid),
             steps,
             decay_from: self.decay_from,
+            round_from: None,
             max_seconds: self.minutes.map(|m| m * 60.0),
             checkpoint_every: self.checkpoint_every,
             validate_every,
@@ -433,7 +438,7 @@ pub fn run(cmd: Command) -> Result<()> {
         lr: a.lr,
         seed: a.run.seed,
     };
-    let plan = a.run.plan(a.steps, a.validate_every);
+    let plan = Plan { round_from: a.round_from, ..a.run.plan(a.steps, a.validate_every) };
     let state = train::run(cfg, &plan)?;
     report(&plan.dir, state.step, state.seconds);
     Ok(())
