@@ -268,9 +268,10 @@ impl PhotoModel {
         let y_in = mixed.then(|| y.clone());
         // The quantised latents, what they are rounded around, and the estimated bits.
         let (y_hat, centre, bits) = if let Some(density) = &self.density {
-            let y_hat = quantise(y, density.medians(), &mut q);
+            let medians = density.medians();
+            let y_hat = quantise(y, medians.clone(), &mut q);
             let bits = neg_log2_sum(density.likelihood(y_hat.clone()));
-            (y_hat, density.medians(), bits)
+            (y_hat, medians, bits)
         } else if let Some(hyper) = &self.hyper {
             let z = z.unwrap_or_else(|| hyper.analysis(y.clone()));
             let z_hat = quantise(z, hyper.density.medians(), &mut q);
@@ -314,19 +315,20 @@ pub(super) fn quantise(v: Tensor<4>, centre: Tensor<4>, q: &mut Quantise<'_>) ->
             let noise = Tensor::<4>::from_data(TensorData::new(rng.noise(n), dims), &v.device());
             v + noise
         }
-        Quantise::Round => {
-            let centre = centre.detach();
-            (v - centre.clone()).round() + centre
-        }
+        Quantise::Round => round_around(v, centre),
         Quantise::Annealed(rng, tau) => round_annealed(v, centre, *tau, rng),
     }
 }
 
-/// `v` rounded around `centre`, with the gradient of the identity.
-fn round_straight_through(v: Tensor<4>, centre: Tensor<4>) -> Tensor<4> {
+/// `v` rounded around `centre`: what the coder codes.
+fn round_around(v: Tensor<4>, centre: Tensor<4>) -> Tensor<4> {
     let centre = centre.detach();
-    let rounded = (v.clone() - centre.clone()).round() + centre;
-    v.clone() + (rounded - v).detach()
+    (v - centre.clone()).round() + centre
+}
+
+/// [`round_around`] with the gradient of the identity.
+fn round_straight_through(v: Tensor<4>, centre: Tensor<4>) -> Tensor<4> {
+    v.clone() + (round_around(v.clone(), centre) - v).detach()
 }
 
 /// Stochastic Gumbel annealing (Yang et al. 2020): `v` rounded around `centre` at random at
