@@ -11,7 +11,8 @@
 # main run can go on later. Every hyperprior ends with steps whose synthesis sees the latents
 # rounded, as it decodes them. q1, q2 and q4 are fine-tuned from the decayed q3, q5 from q4. Delete
 # their folders to redo them from a newer q3. The factorised models start from the shipped
-# hyperprior q3's transforms (their own density learned afresh): q3 first, the other rates from it.
+# hyperprior q3's transforms (their own density learned afresh): q3 first, the other rates from it;
+# each then goes on in a decayed copy whose synthesis sees the latents rounded, and ships as that.
 # `touch DIR/STOP` ends a stage early with a checkpoint; `scripts/save-training.sh` exports the
 # models and copies the resume state into models/resume.
 #
@@ -30,6 +31,10 @@ $M 0.0067 $R/$M-q3 6000 50 $Q3 5400
 $M 0.0018 $R/$M-q1 1000 12 $R/$M-q3 850
 $M 0.0035 $R/$M-q2 1000 12 $R/$M-q3 850
 $M 0.0130 $R/$M-q4 1000 12 $R/$M-q3 850
+$M 0.0067 $R/$M-q3-decay +800 10 copy:$R/$M-q3 - +0
+$M 0.0018 $R/$M-q1-decay +2300 30 copy:$R/$M-q1 - +1500
+$M 0.0035 $R/$M-q2-decay +2300 30 copy:$R/$M-q2 - +1500
+$M 0.0130 $R/$M-q4-decay +2300 30 copy:$R/$M-q4 - +1500
 "
 else
   SCHEDULE="
