@@ -296,6 +296,12 @@ impl PhotoModel {
         }
     }
 
+    /// The channel counts (N, M), read from the synthesis's first layer (`[M, N, 5, 5]`).
+    pub fn channels(&self) -> (usize, usize) {
+        let [m, n, _, _] = self.synthesis.deconvs[0].weight.dims();
+        (n, m)
+    }
+
     /// The auxiliary loss fitting the factorised densities' quantiles.
     pub fn aux_loss(&self) -> Tensor<1> {
         match (&self.density, &self.hyper) {

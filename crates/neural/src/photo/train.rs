@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -189,13 +188,28 @@ pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, 
 
 /// The weights a new run starts from: another run folder's last checkpoint, or a shipped model
 /// file (so a fine-tune can start from what ships when the run that made it is gone); from a
-/// model file of the other kind, only its transforms.
-fn initial_weights(mut model: PhotoModel, cfg: &Config, from: &Path) -> Result<PhotoModel> {
+/// model file of the other kind, only its transforms; from a model of the same kind with
+/// narrower transforms (smaller `N`), that model widened ([`super::weights::widen`]).
+fn initial_weights(
+    mut model: PhotoModel,
+    cfg: &Config,
+    from: &Path,
+    device: &Device,
+) -> Result<PhotoModel> {
+    let narrower = |theirs: &Config| {
+        theirs.kind == cfg.kind && theirs.m == cfg.m && theirs.n < cfg.n
+    };
     if from.is_file() {
         let bytes = std::fs::read(from).map_err(|e| io_err(from, e))?;
         let name = from.display().to_string();
         let meta: super::weights::Meta = super::weights::read_meta(&bytes)?;
         let theirs = meta.config()?;
+        if narrower(&theirs) {
+            let mut narrow = PhotoModel::new(theirs, &mut Rng::new(0), device);
+            super::weights::apply(&mut narrow, &name, &bytes)?;
+            super::weights::widen(&mut model, &narrow)?;
+            return Ok(model);
+        }
         if (theirs.n, theirs.m) != (cfg.n, cfg.m) {
             return Err(Error::InvalidParam(format!(
                 "{name} has N = {}, M = {}; this run has N = {}, M = {}",
@@ -210,9 +224,30 @@ fn initial_weights(mut model: PhotoModel, cfg: &Config, from: &Path) -> Result<P
         }
         return Ok(model);
     }
-    model
-        .try_load_file(from.join("resume-model.bpk"))
-        .map_err(|e| io_err(from, e))
+    let Some((theirs, _, state)) = load_run(from, device)? else {
+        return Err(Error::InvalidParam(format!(
+            "{} is neither a model file nor a run folder",
+            from.display()
+        )));
+    };
+    let shape = state.config.model()?;
+    if narrower(&shape) {
+        super::weights::widen(&mut model, &theirs)?;
+        Ok(model)
+    } else if shape == *cfg {
+        Ok(theirs)
+    } else {
+        Err(Error::InvalidParam(format!(
+            "{} holds a {} model with N = {}, M = {}; this run is a {} with N = {}, M = {}",
+            from.display(),
+            shape.kind.name(),
+            shape.n,
+            shape.m,
+            cfg.kind.name(),
+            cfg.n,
+            cfg.m
+        )))
+    }
 }
 
 /// Creates the run folder and loads the training photos (crops of `patch`) and the validation
@@ -257,7 +292,7 @@ pub fn run(cfg: RunConfig, plan: &Plan) -> Result<RunState> {
             }
             let mut model = PhotoModel::new(shape, &mut init_rng, &device);
             if let Some(from) = &plan.init_from {
-                model = initial_weights(model, &shape, from)?;
+                model = initial_weights(model, &shape, from, &device)?;
             }
             let state = RunState {
                 config: cfg.clone(),

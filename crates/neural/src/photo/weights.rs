@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::{DType, Device};
+use burn::store::{bridge, FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{DType, Device, TensorData};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -215,6 +215,86 @@ pub fn apply_transforms(model: &mut PhotoModel, name: &str, bytes: &[u8]) -> Res
     Ok(())
 }
 
+/// Copies `narrow`, a model whose transforms have fewer channels (`N`) than `model`'s but the
+/// same latents (`M`), into `model` so that it computes what `narrow` computes: each of its
+/// tensors fills the leading block of the wider one, a convolution weight from a new channel
+/// into an old one is zero, and everything else keeps `model`'s fresh initialisation (in GDN
+/// that is γ = 0 between different channels). The new channels start with outputs that nothing
+/// reads; training brings them in. The new side-information channels (`z` has `N`) start at
+/// zero instead: random ones would cost bits from the first step.
+pub fn widen(model: &mut PhotoModel, narrow: &PhotoModel) -> Result<()> {
+    let bad = |e: String| Error::InvalidParam(format!("widening a model: {e}"));
+    let ((n, m), (their_n, their_m)) = (model.channels(), narrow.channels());
+    if m != their_m || n < their_n {
+        let shapes = format!("N = {their_n}, M = {their_m} does not widen to N = {n}, M = {m}");
+        return Err(bad(shapes));
+    }
+    let mut old = BTreeMap::new();
+    for t in narrow.collect(None, None, false) {
+        let data = bridge::to_data(&t).map_err(|e| bad(e.to_string()))?;
+        old.insert(t.name, data);
+    }
+    // The last layer of the hyper-analysis, which makes `z`.
+    let z_layer = model.hyper.as_ref().map(|h| format!("hyper.ha.{}.", h.ha.len() - 1));
+    let mut tensors = Vec::new();
+    for t in model.collect(None, None, false) {
+        let fresh = bridge::to_data(&t).map_err(|e| bad(e.to_string()))?;
+        let theirs = old
+            .get(&t.name)
+            .ok_or_else(|| bad(format!("no tensor {}", t.name)))?;
+        let silent = z_layer.as_ref().is_some_and(|z| t.name.starts_with(z.as_str()));
+        let data = embed(&t.name, &fresh, theirs, silent).map_err(bad)?;
+        tensors.push(bridge::from_data(data, t.name, t.param_id));
+    }
+    let applied = model.apply(tensors, None, None, false);
+    if !applied.errors.is_empty() || !applied.missing.is_empty() {
+        return Err(bad("the wider model did not take the tensors".into()));
+    }
+    Ok(())
+}
+
+/// `fresh` with `old` in its leading block; in a convolution's weight (`[out, in, k, k]`,
+/// transposed `[in, out, k, k]`) the entries from a new input channel into an old output
+/// channel are zero, and with `silent` those into a new output channel too (as its bias).
+fn embed(
+    name: &str,
+    fresh: &TensorData,
+    old: &TensorData,
+    silent: bool,
+) -> std::result::Result<TensorData, String> {
+    let (shape, old_shape) = (fresh.shape().to_vec(), old.shape().to_vec());
+    if shape.len() != old_shape.len() || shape.iter().zip(&old_shape).any(|(n, o)| o > n) {
+        return Err(format!("{name}: {old_shape:?} does not fit in {shape:?}"));
+    }
+    let values: Vec<f32> = fresh.try_to_vec::<f32>().map_err(|e| format!("{name}: {e:?}"))?;
+    let theirs: Vec<f32> = old.try_to_vec::<f32>().map_err(|e| format!("{name}: {e:?}"))?;
+    let (input, output) = if name.contains("deconvs.") { (0, 1) } else { (1, 0) };
+    let is_conv_weight = shape.len() == 4 && name.ends_with(".weight");
+    // The output channel axis (a bias has only that one).
+    let out_axis = if is_conv_weight { output } else { 0 };
+    let mut out = values;
+    let mut index = vec![0usize; shape.len()];
+    for (flat, value) in out.iter_mut().enumerate() {
+        let mut rest = flat;
+        for d in (0..shape.len()).rev() {
+            index[d] = rest % shape[d];
+            rest /= shape[d];
+        }
+        if index.iter().zip(&old_shape).all(|(i, o)| i < o) {
+            let at = index.iter().zip(&old_shape).fold(0, |acc, (i, o)| acc * o + i);
+            *value = theirs[at];
+        } else if is_conv_weight
+            && index[input] >= old_shape[input]
+            && index[output] < old_shape[output]
+        {
+            *value = 0.0;
+        } else if silent && index[out_axis] >= old_shape[out_axis] {
+            *value = 0.0;
+        }
+    }
+    Ok(TensorData::new(out, shape))
+}
+
 /// The container tag of model file `bytes` called `name`.
 pub fn tag(name: &str, bytes: &[u8]) -> ModelTag {
     ModelTag {
@@ -303,5 +383,51 @@ mod tests {
         let mut other = PhotoModel::new(config, &mut Rng::new(2), &dev);
         apply(&mut other, "test", &first).unwrap();
         assert_eq!(export(&other, &meta).unwrap(), first);
+    }
+
+    #[test]
+    fn a_widened_model_computes_what_the_narrow_one_did() {
+        let dev = crate::photo::codec::device();
+        let narrow_config = Config {
+            kind: Kind::Hyperprior,
+            n: 4,
+            m: 5,
+        };
+        let narrow = PhotoModel::new(narrow_config, &mut Rng::new(1), &dev);
+        let wide_config = Config { n: 7, ..narrow_config };
+        let mut wide = PhotoModel::new(wide_config, &mut Rng::new(2), &dev);
+        widen(&mut wide, &narrow).unwrap();
+
+        let mut rng = Rng::new(9);
+        let pixels: Vec<f32> = (0..3 * 64 * 64).map(|_| rng.uniform()).collect();
+        let x = burn::tensor::Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, 64, 64]), &dev);
+        let close = |a: burn::tensor::Tensor<4>, b: burn::tensor::Tensor<4>, what: &str| {
+            let a: Vec<f32> = a.into_data().try_into_vec().unwrap();
+            let b: Vec<f32> = b.into_data().try_into_vec().unwrap();
+            assert_eq!(a.len(), b.len(), "{what}");
+            let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{what} differs by {worst}");
+        };
+        let y = narrow.analysis.forward(x.clone());
+        close(y.clone(), wide.analysis.forward(x.clone()), "the latents");
+        let x_narrow = narrow.synthesis.forward(y.clone());
+        close(x_narrow, wide.synthesis.forward(y.clone()), "the synthesis");
+        let (h_narrow, h_wide) = (narrow.hyper.as_ref().unwrap(), wide.hyper.as_ref().unwrap());
+        let (means, scales) = h_narrow.params_rounded(y.clone());
+        let (wide_means, wide_scales) = h_wide.params_rounded(y.clone());
+        close(means, wide_means, "the means");
+        close(scales, wide_scales, "the scales");
+        let z: Vec<f32> = h_wide.analysis(y).into_data().try_into_vec().unwrap();
+        let per_channel = z.len() / 7;
+        assert!(z[..4 * per_channel].iter().any(|&v| v != 0.0));
+        let new_channels = &z[4 * per_channel..];
+        assert!(new_channels.iter().all(|&v| v == 0.0), "the new side channels start at zero");
+
+        // Not the other way round, nor across latent widths.
+        for (n, m) in [(3, 5), (7, 6)] {
+            let other = Config { n, m, ..narrow_config };
+            let mut other = PhotoModel::new(other, &mut Rng::new(2), &dev);
+            assert!(widen(&mut other, &narrow).is_err(), "N = {n}, M = {m}");
+        }
     }
 }

@@ -110,8 +110,9 @@ pub struct PhotoRun {
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
     /// Start a new run from another run folder's weights or from a model file: a photo model
-    /// fine-tuned for another λ (a model file of the other kind lends its transforms alone), or
-    /// a context from another context run or a checkerboard model file.
+    /// fine-tuned for another λ (a model file of the other kind lends its transforms alone; one
+    /// with a smaller `--n` is widened, computing what it did), or a context from another context
+    /// run or a checkerboard model file.
     #[arg(long)]
     init_from: Option<PathBuf>,
 }
