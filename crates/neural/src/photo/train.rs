@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -205,8 +206,7 @@ fn initial_weights(
         let meta: super::weights::Meta = super::weights::read_meta(&bytes)?;
         let theirs = meta.config()?;
         if narrower(&theirs) {
-            let mut narrow = PhotoModel::new(theirs, &mut Rng::new(0), device);
-            super::weights::apply(&mut narrow, &name, &bytes)?;
+            let narrow = super::weights::load(&name, &bytes, device)?.model;
             super::weights::widen(&mut model, &narrow)?;
             return Ok(model);
         }
@@ -224,20 +224,15 @@ fn initial_weights(
         }
         return Ok(model);
     }
-    let Some((theirs, _, state)) = load_run(from, device)? else {
+    let Some(state) = checkpoint::state::<RunState>(from)? else {
         return Err(Error::InvalidParam(format!(
             "{} is neither a model file nor a run folder",
             from.display()
         )));
     };
     let shape = state.config.model()?;
-    if narrower(&shape) {
-        super::weights::widen(&mut model, &theirs)?;
-        Ok(model)
-    } else if shape == *cfg {
-        Ok(theirs)
-    } else {
-        Err(Error::InvalidParam(format!(
+    if shape != *cfg && !narrower(&shape) {
+        return Err(Error::InvalidParam(format!(
             "{} holds a {} model with N = {}, M = {}; this run is a {} with N = {}, M = {}",
             from.display(),
             shape.kind.name(),
@@ -246,8 +241,17 @@ fn initial_weights(
             cfg.kind.name(),
             cfg.n,
             cfg.m
-        )))
+        )));
     }
+    let file = from.join("resume-model.bpk");
+    let theirs = PhotoModel::new(shape, &mut Rng::new(0), device)
+        .try_load_file(&file)
+        .map_err(|e| io_err(&file, e))?;
+    if shape == *cfg {
+        return Ok(theirs);
+    }
+    super::weights::widen(&mut model, &theirs)?;
+    Ok(model)
 }
 
 /// Creates the run folder and loads the training photos (crops of `patch`) and the validation

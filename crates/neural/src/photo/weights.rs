@@ -266,13 +266,12 @@ fn embed(
     if shape.len() != old_shape.len() || shape.iter().zip(&old_shape).any(|(n, o)| o > n) {
         return Err(format!("{name}: {old_shape:?} does not fit in {shape:?}"));
     }
-    let values: Vec<f32> = fresh.try_to_vec::<f32>().map_err(|e| format!("{name}: {e:?}"))?;
-    let theirs: Vec<f32> = old.try_to_vec::<f32>().map_err(|e| format!("{name}: {e:?}"))?;
+    let mut out: Vec<f32> = fresh.try_to_vec().map_err(|e| format!("{name}: {e:?}"))?;
+    let theirs: Vec<f32> = old.try_to_vec().map_err(|e| format!("{name}: {e:?}"))?;
     let (input, output) = if name.contains("deconvs.") { (0, 1) } else { (1, 0) };
     let is_conv_weight = shape.len() == 4 && name.ends_with(".weight");
     // The output channel axis (a bias has only that one).
     let out_axis = if is_conv_weight { output } else { 0 };
-    let mut out = values;
     let mut index = vec![0usize; shape.len()];
     for (flat, value) in out.iter_mut().enumerate() {
         let mut rest = flat;
