@@ -15,10 +15,11 @@ pub const FRAC: u32 = 12;
 pub const WFRAC: u32 = 14;
 /// Activations are clamped to ±2^27 (±32768 in real units) …
 pub const ACT_LIMIT: i64 = 1 << 27;
-/// … and weights to ±2^20 (±64): a sum of up to 2^12 products stays below 2^59.
+/// … and weights to ±2^20 (±64): a sum of up to 2^13 products stays below 2^61.
 const W_LIMIT: i64 = 1 << 20;
-/// Largest `in_channels × k × k` a layer may have so that sums cannot overflow.
-const MAX_TERMS: usize = 1 << 12;
+/// Largest `in_channels × k × k` a layer may have so that sums cannot overflow (192 latents
+/// into a 5×5 layer are 4,800).
+const MAX_TERMS: usize = 1 << 13;
 
 /// A `[channels, height, width]` map of fixed-point activations (value × 2^FRAC).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -68,7 +68,7 @@ pub const ALIGN: usize = 64;
 /// The analysis transform `g_a`.
 #[derive(Module, Debug)]
 pub struct Analysis {
-    convs: Vec<Conv2d>,
+    pub(super) convs: Vec<Conv2d>,
     gdns: Vec<Gdn>,
 }
 

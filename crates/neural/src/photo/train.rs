@@ -190,7 +190,7 @@ pub fn validate(model: &PhotoModel, photos: &[Photo], device: &Device) -> (f64, 
 /// The weights a new run starts from: another run folder's last checkpoint, or a shipped model
 /// file (so a fine-tune can start from what ships when the run that made it is gone); from a
 /// model file of the other kind, only its transforms; from a model of the same kind with
-/// narrower transforms (smaller `N`), that model widened ([`super::weights::widen`]).
+/// fewer channels (smaller `N` or `M`), that model widened ([`super::weights::widen`]).
 fn initial_weights(
     mut model: PhotoModel,
     cfg: &Config,
@@ -198,7 +198,8 @@ fn initial_weights(
     device: &Device,
 ) -> Result<PhotoModel> {
     let narrower = |theirs: &Config| {
-        theirs.kind == cfg.kind && theirs.m == cfg.m && theirs.n < cfg.n
+        let (n, m) = (theirs.n, theirs.m);
+        theirs.kind == cfg.kind && n <= cfg.n && m <= cfg.m && (n, m) != (cfg.n, cfg.m)
     };
     if from.is_file() {
         let bytes = std::fs::read(from).map_err(|e| io_err(from, e))?;

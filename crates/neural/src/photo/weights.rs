@@ -15,6 +15,7 @@ use tessera_core::{hex, Error, ModelTag, Result};
 use super::context::ContextModel;
 use super::model::{Config, Kind, PhotoModel};
 use crate::layers::density::ChannelTable;
+use crate::layers::gaussian::SCALE_MIN;
 use crate::rng::Rng;
 
 /// Precision of the stored coding tables.
@@ -215,17 +216,20 @@ pub fn apply_transforms(model: &mut PhotoModel, name: &str, bytes: &[u8]) -> Res
     Ok(())
 }
 
-/// Copies `narrow`, a model whose transforms have fewer channels (`N`) than `model`'s but the
-/// same latents (`M`), into `model` so that it computes what `narrow` computes: each of its
-/// tensors fills the leading block of the wider one, a convolution weight from a new channel
-/// into an old one is zero, and everything else keeps `model`'s fresh initialisation (in GDN
-/// that is γ = 0 between different channels). The new channels start with outputs that nothing
-/// reads; training brings them in. The new side-information channels (`z` has `N`) start at
-/// zero instead: random ones would cost bits from the first step.
+/// Copies `narrow`, a model with fewer channels in its transforms (`N`) or fewer latents (`M`)
+/// than `model`, into `model` so that it computes what `narrow` computes: each of its tensors
+/// fills the matching block of the wider one, a convolution weight from a new channel into an
+/// old one is zero, and everything else keeps `model`'s fresh initialisation (in GDN that is
+/// γ = 0 between different channels). New transform channels start with outputs that nothing
+/// reads; training brings them in. Channels that would cost bits start silent instead: the
+/// new side-information channels (`z` has `N`) and the new latents are zero, and the new
+/// latents' means are zero and their scales just above the floor, so they cost nothing. The
+/// synthesis reads the new latents through small random weights, not zero ones: with both
+/// ends of a new latent at zero no gradient would ever reach either.
 pub fn widen(model: &mut PhotoModel, narrow: &PhotoModel) -> Result<()> {
     let bad = |e: String| Error::InvalidParam(format!("widening a model: {e}"));
     let ((n, m), (their_n, their_m)) = (model.channels(), narrow.channels());
-    if m != their_m || n < their_n {
+    if n < their_n || m < their_m {
         let shapes = format!("N = {their_n}, M = {their_m} does not widen to N = {n}, M = {m}");
         return Err(bad(shapes));
     }
@@ -236,14 +240,27 @@ pub fn widen(model: &mut PhotoModel, narrow: &PhotoModel) -> Result<()> {
     }
     // The last layer of the hyper-analysis, which makes `z`.
     let z_layer = model.hyper.as_ref().map(|h| format!("hyper.ha.{}.", h.ha.len() - 1));
+    let y_layer = format!("analysis.convs.{}.", model.analysis.convs.len() - 1);
     let mut tensors = Vec::new();
     for t in model.collect(None, None, false) {
         let fresh = bridge::to_data(&t).map_err(|e| bad(e.to_string()))?;
         let theirs = old
             .get(&t.name)
             .ok_or_else(|| bad(format!("no tensor {}", t.name)))?;
-        let silent = z_layer.as_ref().is_some_and(|z| t.name.starts_with(z.as_str()));
-        let data = embed(&t.name, &fresh, theirs, silent).map_err(bad)?;
+        let name = t.name.as_str();
+        let mut rules = Rules::default();
+        let makes_z = z_layer.as_ref().is_some_and(|z| name.starts_with(z.as_str()));
+        if makes_z || name.starts_with(&y_layer) {
+            rules.silent = true;
+        } else if name.starts_with("synthesis.deconvs.0.") {
+            rules.new_into_old = 0.01;
+        } else if name.starts_with("hyper.hs_out.") {
+            // Means in the first M outputs, scales in the next M: an old scale moves up by the
+            // number of new latents, and a new latent's scale starts just above the floor.
+            rules.silent = true;
+            rules.outputs = Some((their_m, m));
+        }
+        let data = embed(name, &fresh, theirs, &rules).map_err(bad)?;
         tensors.push(bridge::from_data(data, t.name, t.param_id));
     }
     let applied = model.apply(tensors, None, None, false);
@@ -253,14 +270,29 @@ pub fn widen(model: &mut PhotoModel, narrow: &PhotoModel) -> Result<()> {
     Ok(())
 }
 
-/// `fresh` with `old` in its leading block; in a convolution's weight (`[out, in, k, k]`,
-/// transposed `[in, out, k, k]`) the entries from a new input channel into an old output
-/// channel are zero, and with `silent` those into a new output channel too (as its bias).
+/// How [`embed`] starts the new entries of one tensor.
+#[derive(Default)]
+struct Rules {
+    /// New output channels start at zero (a new scale at [`NEW_SCALE`]) rather than fresh.
+    silent: bool,
+    /// The factor on a fresh weight from a new input channel into an old output channel.
+    new_into_old: f32,
+    /// The outputs are two halves of (old, new) channels each: means, then scales.
+    outputs: Option<(usize, usize)>,
+}
+
+/// The bias a new scale output starts with: just above [`SCALE_MIN`], where the gradient of the
+/// clamp passes, and small enough that a zero latent costs nothing.
+const NEW_SCALE: f32 = SCALE_MIN * 1.1;
+
+/// `fresh` with `old` in its matching block (see [`Rules`]); in a convolution's weight
+/// (`[out, in, k, k]`, transposed `[in, out, k, k]`) the entries from a new input channel into
+/// an old output channel are `rules.new_into_old` times fresh ones.
 fn embed(
     name: &str,
     fresh: &TensorData,
     old: &TensorData,
-    silent: bool,
+    rules: &Rules,
 ) -> std::result::Result<TensorData, String> {
     let (shape, old_shape) = (fresh.shape().to_vec(), old.shape().to_vec());
     if shape.len() != old_shape.len() || shape.iter().zip(&old_shape).any(|(n, o)| o > n) {
@@ -268,10 +300,19 @@ fn embed(
     }
     let mut out: Vec<f32> = fresh.try_to_vec().map_err(|e| format!("{name}: {e:?}"))?;
     let theirs: Vec<f32> = old.try_to_vec().map_err(|e| format!("{name}: {e:?}"))?;
-    let (input, output) = if name.contains("deconvs.") { (0, 1) } else { (1, 0) };
+    let output = if name.contains("deconvs.") { 1 } else { 0 };
     let is_conv_weight = shape.len() == 4 && name.ends_with(".weight");
     // The output channel axis (a bias has only that one).
     let out_axis = if is_conv_weight { output } else { 0 };
+    // The old channel each new one along `axis` holds, if any.
+    let source = |axis: usize, i: usize| match rules.outputs {
+        Some((old_m, m)) if axis == out_axis => match i {
+            _ if i < old_m => Some(i),
+            _ if (m..m + old_m).contains(&i) => Some(i - m + old_m),
+            _ => None,
+        },
+        _ => (i < old_shape[axis]).then_some(i),
+    };
     let mut index = vec![0usize; shape.len()];
     for (flat, value) in out.iter_mut().enumerate() {
         let mut rest = flat;
@@ -279,16 +320,16 @@ fn embed(
             index[d] = rest % shape[d];
             rest /= shape[d];
         }
-        if index.iter().zip(&old_shape).all(|(i, o)| i < o) {
-            let at = index.iter().zip(&old_shape).fold(0, |acc, (i, o)| acc * o + i);
-            *value = theirs[at];
-        } else if is_conv_weight
-            && index[input] >= old_shape[input]
-            && index[output] < old_shape[output]
-        {
-            *value = 0.0;
-        } else if silent && index[out_axis] >= old_shape[out_axis] {
-            *value = 0.0;
+        let from: Option<Vec<usize>> = (0..shape.len()).map(|d| source(d, index[d])).collect();
+        let new_out = source(out_axis, index[out_axis]).is_none();
+        if let Some(from) = from {
+            *value = theirs[from.iter().zip(&old_shape).fold(0, |acc, (i, o)| acc * o + i)];
+        } else if is_conv_weight && !new_out {
+            *value *= rules.new_into_old;
+        } else if rules.silent {
+            // The scales are the second half of two-halved outputs.
+            let scale = rules.outputs.is_some_and(|(_, m)| index[out_axis] >= m);
+            *value = if scale && !is_conv_weight { NEW_SCALE } else { 0.0 };
         }
     }
     Ok(TensorData::new(out, shape))
@@ -386,6 +427,7 @@ mod tests {
 
     #[test]
     fn a_widened_model_computes_what_the_narrow_one_did() {
+        use burn::tensor::Tensor;
         let dev = crate::photo::codec::device();
         let narrow_config = Config {
             kind: Kind::Hyperprior,
@@ -393,37 +435,49 @@ mod tests {
             m: 5,
         };
         let narrow = PhotoModel::new(narrow_config, &mut Rng::new(1), &dev);
-        let wide_config = Config { n: 7, ..narrow_config };
+        let wide_config = Config { n: 7, m: 8, ..narrow_config };
         let mut wide = PhotoModel::new(wide_config, &mut Rng::new(2), &dev);
         widen(&mut wide, &narrow).unwrap();
 
         let mut rng = Rng::new(9);
         let pixels: Vec<f32> = (0..3 * 64 * 64).map(|_| rng.uniform()).collect();
-        let x = burn::tensor::Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, 64, 64]), &dev);
-        let close = |a: burn::tensor::Tensor<4>, b: burn::tensor::Tensor<4>, what: &str| {
-            let a: Vec<f32> = a.into_data().try_into_vec().unwrap();
-            let b: Vec<f32> = b.into_data().try_into_vec().unwrap();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, 64, 64]), &dev);
+        let values = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_into_vec().unwrap() };
+        let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+            let (a, b) = (values(a), values(b));
             assert_eq!(a.len(), b.len(), "{what}");
             let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "{what} differs by {worst}");
         };
+        // The first 5 of 8 channels of a [1, 8, ..] tensor, and the other 3.
+        let split = |t: Tensor<4>| {
+            let [b, c, h, w] = t.dims();
+            (t.clone().slice([0..b, 0..5, 0..h, 0..w]), values(t.slice([0..b, 5..c, 0..h, 0..w])))
+        };
         let y = narrow.analysis.forward(x.clone());
-        close(y.clone(), wide.analysis.forward(x.clone()), "the latents");
+        let (y_old, y_new) = split(wide.analysis.forward(x.clone()));
+        close(y.clone(), y_old, "the latents");
+        assert!(y_new.iter().all(|&v| v == 0.0), "the new latents start at zero");
+        let y_wide = Tensor::cat(vec![y.clone(), Tensor::zeros([1, 3, 4, 4], &dev)], 1);
         let x_narrow = narrow.synthesis.forward(y.clone());
-        close(x_narrow, wide.synthesis.forward(y.clone()), "the synthesis");
+        close(x_narrow, wide.synthesis.forward(y_wide.clone()), "the synthesis");
         let (h_narrow, h_wide) = (narrow.hyper.as_ref().unwrap(), wide.hyper.as_ref().unwrap());
         let (means, scales) = h_narrow.params_rounded(y.clone());
-        let (wide_means, wide_scales) = h_wide.params_rounded(y.clone());
+        let (wide_means, wide_scales) = h_wide.params_rounded(y_wide.clone());
+        let ((wide_means, new_means), (wide_scales, new_scales)) =
+            (split(wide_means), split(wide_scales));
         close(means, wide_means, "the means");
         close(scales, wide_scales, "the scales");
-        let z: Vec<f32> = h_wide.analysis(y).into_data().try_into_vec().unwrap();
+        assert!(new_means.iter().all(|&v| v == 0.0), "the new latents' means start at zero");
+        assert!(new_scales.iter().all(|&v| v == NEW_SCALE), "their scales at the floor");
+        let z = values(h_wide.analysis(y_wide));
         let per_channel = z.len() / 7;
         assert!(z[..4 * per_channel].iter().any(|&v| v != 0.0));
         let new_channels = &z[4 * per_channel..];
         assert!(new_channels.iter().all(|&v| v == 0.0), "the new side channels start at zero");
 
-        // Not the other way round, nor across latent widths.
-        for (n, m) in [(3, 5), (7, 6)] {
+        // Never narrower, in either width.
+        for (n, m) in [(3, 5), (7, 4)] {
             let other = Config { n, m, ..narrow_config };
             let mut other = PhotoModel::new(other, &mut Rng::new(2), &dev);
             assert!(widen(&mut other, &narrow).is_err(), "N = {n}, M = {m}");

@@ -111,8 +111,8 @@ pub struct PhotoRun {
     checkpoint_every: f64,
     /// Start a new run from another run folder's weights or from a model file: a photo model
     /// fine-tuned for another λ (a model file of the other kind lends its transforms alone; one
-    /// with a smaller `--n` is widened, computing what it did), or a context from another context
-    /// run or a checkerboard model file.
+    /// with a smaller `--n` or `--m` is widened, computing what it did), or a context from
+    /// another context run or a checkerboard model file.
     #[arg(long)]
     init_from: Option<PathBuf>,
 }
