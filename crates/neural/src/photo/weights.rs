@@ -320,10 +320,16 @@ fn embed(
             index[d] = rest % shape[d];
             rest /= shape[d];
         }
-        let from: Option<Vec<usize>> = (0..shape.len()).map(|d| source(d, index[d])).collect();
-        let new_out = source(out_axis, index[out_axis]).is_none();
-        if let Some(from) = from {
-            *value = theirs[from.iter().zip(&old_shape).fold(0, |acc, (i, o)| acc * o + i)];
+        // The flat index of the old entry, if every axis has one.
+        let (mut at, mut whole, mut new_out) = (0, true, false);
+        for d in 0..shape.len() {
+            match source(d, index[d]) {
+                Some(i) => at = at * old_shape[d] + i,
+                None => (whole, new_out) = (false, new_out || d == out_axis),
+            }
+        }
+        if whole {
+            *value = theirs[at];
         } else if is_conv_weight && !new_out {
             *value *= rules.new_into_old;
         } else if rules.silent {
