@@ -29,7 +29,8 @@
 //!
 //! Efforts: 4 and 5 (the default) as above; 2 and 3 without the least-squares predictors,
 //! about three times faster; 1 is a different, much faster coder ([`super::fast`]): linear
-//! predictors fitted by the encoder and adaptive rANS tables.
+//! predictors fitted by the encoder and adaptive rANS tables; 0 the fastest ([`super::lean`]):
+//! fewer predictor inputs, static tables, the planes of a pixel decoded together.
 //!
 //! Integer arithmetic throughout, except the least-squares solver, which uses only IEEE basic
 //! operations (+, −, ×, ÷, √, rounding) in a fixed order: every machine computes the same
@@ -40,7 +41,7 @@ use tessera_entropy::mixing::{Apm, Counter, Mixer};
 use tessera_entropy::range::{RangeDecoder, RangeEncoder};
 
 use super::{
-    choose_transform, fast, half_octave, mid_value, octave, parse_transform, plane_geometry, plane_range, solve_symmetric,
+    choose_transform, fast, half_octave, lean, mid_value, octave, parse_transform, plane_geometry, plane_range, solve_symmetric,
     transform_params, Neighbours, Planes,
 };
 
@@ -137,7 +138,9 @@ impl Codec for Blend {
         let ycocg = choose_transform(image, params)?;
         let mode = Mode::for_effort(params.effort);
         let mut planes = Planes::from_image(image, ycocg);
-        let payload = if mode == Mode::Fast {
+        let payload = if mode == Mode::Lean {
+            lean::encode(&mut planes, image.bit_depth())?
+        } else if mode == Mode::Fast {
             fast::encode(&mut planes, image.bit_depth(), fast::Layout::Balanced)?
         } else {
             let mut enc = RangeEncoder::new();
@@ -155,13 +158,16 @@ impl Codec for Blend {
             Some((&5, rest)) => (Mode::LeastSquares, rest),
             Some((&6, rest)) => (Mode::FastEighths, rest),
             Some((&7, rest)) => (Mode::Fast, rest),
+            Some((&8, rest)) => (Mode::Lean, rest),
             _ => return Err(Error::corrupt("lossless parameters")),
         };
         let ycocg = parse_transform(params, header, VERSION)?;
         let (w, h) = plane_geometry(header);
         let data = vec![vec![0i32; w * h]; usize::from(header.channels)];
         let mut planes = Planes { width: w, height: h, data, ycocg: ycocg && header.channels >= 3 };
-        if let Some(layout) = mode.layout() {
+        if mode == Mode::Lean {
+            lean::decode(&mut planes, header.bit_depth, payload)?;
+        } else if let Some(layout) = mode.layout() {
             fast::decode(&mut planes, header.bit_depth, payload, layout)?;
         } else {
             let mut dec = RangeDecoder::new(payload);
@@ -184,6 +190,8 @@ enum Mode {
     Fast = 7,
     /// The same in strips of an eighth of the height: read, no longer written.
     FastEighths = 6,
+    /// Fitted linear predictors over fewer inputs and static rANS tables ([`lean`]).
+    Lean = 8,
 }
 
 impl Mode {
@@ -192,13 +200,14 @@ impl Mode {
         match self {
             Mode::Fast => Some(fast::Layout::Balanced),
             Mode::FastEighths => Some(fast::Layout::Eighths),
-            Mode::Mixing | Mode::LeastSquares => None,
+            Mode::Mixing | Mode::LeastSquares | Mode::Lean => None,
         }
     }
 
     fn for_effort(effort: u8) -> Mode {
         match effort {
-            0..=1 => Mode::Fast,
+            0 => Mode::Lean,
+            1 => Mode::Fast,
             e if e < LEAST_SQUARES_EFFORT => Mode::Mixing,
             _ => Mode::LeastSquares,
         }
@@ -708,7 +717,7 @@ mod tests {
             let max = if depth == 8 { 255 } else { 65535 };
             let s: Vec<u16> = (0..23 * 17 * u32::from(c)).map(|i| ((i * 7 + next() % 9) % (max + 1)) as u16).collect();
             let img = Image::new(23, 17, c, depth, s).unwrap();
-            for (transform, effort) in [("none", 5), ("ycocg", 5), ("ycocg", 3), ("ycocg", 1), ("none", 1)] {
+            for (transform, effort) in [("none", 5), ("ycocg", 5), ("ycocg", 3), ("ycocg", 1), ("none", 1), ("ycocg", 0), ("none", 0)] {
                 let mut params = EncodeParams { effort, ..EncodeParams::default() };
                 params.options.insert("transform".into(), transform.into());
                 let e = Blend.encode(&img, &params).unwrap();

@@ -49,7 +49,7 @@ const PRECISION: u32 = 12;
 /// Zig-zagged residuals below this are tokens of their own.
 const DIRECT: u32 = 16;
 /// Gradient bands, each with its own predictor weights.
-const BANDS: usize = 8;
+pub(super) const BANDS: usize = 8;
 /// Predictor inputs from the plane itself: W, N, NW, NE, WW, NN, NNE, NEE, NNW, MED.
 const SPATIAL: usize = 10;
 /// All predictor inputs: the spatial ones and the residuals of the first two planes.
@@ -57,9 +57,9 @@ const INPUTS: usize = SPATIAL + 2;
 /// Index of the median edge detector's guess among the inputs.
 const MED_INPUT: usize = 9;
 /// Fixed-point precision of the weights.
-const WEIGHT_BITS: u32 = 10;
+pub(super) const WEIGHT_BITS: u32 = 10;
 /// A band gets weights of its own only when it holds at least this many samples.
-const MIN_FIT: u64 = 2048;
+pub(super) const MIN_FIT: u64 = 2048;
 /// Padding at each end of a row buffer.
 const PAD: usize = 2;
 /// Most strips per image, and the fewest rows a strip has.
@@ -68,7 +68,7 @@ const MIN_STRIP_ROWS: usize = 256;
 
 /// The gradient band of a gradient sum below 256 (larger sums are in the last band): its
 /// octave less one. The pixel loop reads these two tables instead of computing octaves.
-const BAND_OF: [u8; 256] = {
+pub(super) const BAND_OF: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut g = 0;
     while g < 256 {
@@ -100,8 +100,6 @@ fn class_of(energy: u32) -> usize {
     }
 }
 
-/// One plane's predictor weights per band.
-type Weights = [[i32; INPUTS]; BANDS];
 
 /// How the rows are cut into strips. Each strip's first row and fresh tables cost bits, so a
 /// strip has at least `MIN_STRIP_ROWS` rows (unless the image has fewer).
@@ -129,10 +127,10 @@ impl Layout {
 }
 
 /// One strip: for every plane, its rows of that plane.
-type Strip<'a> = Vec<&'a mut [i32]>;
+pub(super) type Strip<'a> = Vec<&'a mut [i32]>;
 
 /// Cuts the planes into strips.
-fn strips(planes: &mut Planes, layout: Layout) -> Vec<Strip<'_>> {
+pub(super) fn strips(planes: &mut Planes, layout: Layout) -> Vec<Strip<'_>> {
     let chunk = (layout.strip_rows(planes.height) * planes.width).max(1);
     let count = planes.data.first().map_or(0, |p| p.len().div_ceil(chunk));
     let mut per_plane: Vec<_> = planes.data.iter_mut().map(|p| p.chunks_mut(chunk)).collect();
@@ -162,19 +160,13 @@ pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<
         }
         let spec = &mut specs[rank];
         for (fitted, normal) in spec.fitted.iter_mut().zip(&sums) {
-            *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(spec.inputs));
+            *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(spec.inputs, MED_INPUT));
         }
-        spec.weights = weights(spec);
+        spec.weights = weights(&spec.fitted, MED_INPUT);
     }
     let mut out = Vec::new();
     for s in &specs {
-        let mask = s.fitted.iter().enumerate().fold(0u8, |m, (b, f)| m | (u8::from(f.is_some()) << b));
-        out.push(mask);
-        for band in s.fitted.iter().flatten() {
-            for &w in &band[..s.inputs] {
-                out.extend_from_slice(&w.to_le_bytes());
-            }
-        }
+        write_weights(&mut out, &s.fitted, s.inputs);
     }
     let streams = strips
         .par_iter_mut()
@@ -183,11 +175,7 @@ pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<
             run(strip, width, &specs, &mut writer).map(|()| writer.enc.finish())
         })
         .collect::<Result<Vec<_>>>()?;
-    for stream in &streams[..streams.len().saturating_sub(1)] {
-        let length = u32::try_from(stream.len()).map_err(|_| Error::InvalidParam("fast lossless strip over 4 GiB".into()))?;
-        out.extend_from_slice(&length.to_le_bytes());
-    }
-    streams.iter().for_each(|stream| out.extend_from_slice(stream));
+    join_streams(&mut out, &streams, "fast lossless")?;
     Ok(out)
 }
 
@@ -197,42 +185,12 @@ pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8], layout: Layout
     let mut specs = specs(planes, bit_depth);
     let mut rest = payload;
     for s in &mut specs {
-        let (&mask, after) = rest.split_first().ok_or_else(|| Error::Truncated("fast lossless weights".into()))?;
-        rest = after;
-        for (b, fitted) in s.fitted.iter_mut().enumerate() {
-            if mask >> b & 1 == 1 {
-                let size = 2 * s.inputs;
-                if rest.len() < size {
-                    return Err(Error::Truncated("fast lossless weights".into()));
-                }
-                let mut w = [0i16; INPUTS];
-                for (i, c) in rest[..size].chunks_exact(2).enumerate() {
-                    w[i] = i16::from_le_bytes([c[0], c[1]]);
-                }
-                *fitted = Some(w);
-                rest = &rest[size..];
-            }
-        }
-        s.weights = weights(s);
+        s.fitted = read_weights(&mut rest, s.inputs, "fast lossless")?;
+        s.weights = weights(&s.fitted, MED_INPUT);
     }
     let width = planes.width;
     let strips = strips(planes, layout);
-    let mut streams = Vec::with_capacity(strips.len());
-    let lengths_size = 4 * strips.len().saturating_sub(1);
-    if rest.len() < lengths_size {
-        return Err(Error::Truncated("fast lossless strip lengths".into()));
-    }
-    let (lengths, mut data) = rest.split_at(lengths_size);
-    for length in lengths.chunks_exact(4) {
-        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
-        if data.len() < length {
-            return Err(Error::Truncated("fast lossless strip".into()));
-        }
-        let (stream, after) = data.split_at(length);
-        streams.push(stream);
-        data = after;
-    }
-    streams.push(data);
+    let streams = split_streams(rest, strips.len(), "fast lossless")?;
     strips.into_par_iter().zip(streams).try_for_each(|(mut strip, stream)| {
         let dec = RansDecoder::new(stream).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
         let mut reader = Reader { dec };
@@ -244,26 +202,88 @@ pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8], layout: Layout
 /// What the pixel loop needs of a plane.
 #[derive(Clone, Copy, Debug)]
 struct Spec {
-    /// Index of the plane in `Planes::data`.
-    plane: usize,
-    lo: i32,
-    hi: i32,
-    mid: i32,
-    /// Right shift that brings 16-bit magnitudes to the 8-bit scale of the contexts.
-    shift: u32,
-    /// Largest zig-zagged residual the plane can produce.
-    max_u: u32,
+    range: PlaneRange,
     /// Inputs this plane's predictor uses: the spatial ones and one residual per earlier
     /// plane, at most two.
     inputs: usize,
     /// The weights sent for each band, if any.
     fitted: [Option<[i16; INPUTS]>; BANDS],
     /// The weights used: the fitted ones, or the median edge detector alone.
-    weights: Weights,
+    weights: [[i32; INPUTS]; BANDS],
+}
+
+/// The planes in coding order with their ranges and this coder's predictor inputs.
+fn specs(planes: &Planes, bit_depth: u8) -> Vec<Spec> {
+    coding_order(planes, bit_depth)
+        .into_iter()
+        .enumerate()
+        .map(|(rank, range)| Spec {
+            range,
+            inputs: SPATIAL + rank.min(2),
+            fitted: [None; BANDS],
+            weights: weights(&[None; BANDS], MED_INPUT),
+        })
+        .collect()
+}
+
+/// A plane's place and range, as both fast efforts code it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PlaneRange {
+    /// Index of the plane in `Planes::data`.
+    pub(super) plane: usize,
+    pub(super) lo: i32,
+    pub(super) hi: i32,
+    pub(super) mid: i32,
+    /// Right shift that brings 16-bit magnitudes to the 8-bit scale of the contexts.
+    pub(super) shift: u32,
+    /// Largest zig-zagged residual the plane can produce.
+    pub(super) max_u: u32,
+}
+
+impl PlaneRange {
+    /// The dot product of `inputs` and fixed-point `weights`, rounded and clamped to the plane's
+    /// range; `WIDE` computes it in 64 bits (16-bit samples), 8-bit ones keep it within `i32`.
+    #[inline(always)]
+    pub(super) fn predict<const N: usize, const WIDE: bool>(&self, inputs: &[i32; N], weights: &[i32; N]) -> i32 {
+        if WIDE {
+            let dot: i64 = inputs.iter().zip(weights).map(|(&f, &w)| i64::from(f) * i64::from(w)).sum();
+            ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).max(i64::from(self.lo)).min(i64::from(self.hi)) as i32
+        } else {
+            let dot: i32 = inputs.iter().zip(weights).map(|(&f, &w)| f * w).sum();
+            ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).max(self.lo).min(self.hi)
+        }
+    }
+
+    /// The residual `r` wrapped into the plane's range, around zero.
+    #[inline(always)]
+    pub(super) fn wrap(&self, r: i32) -> i32 {
+        let range = self.hi - self.lo + 1;
+        let half = range / 2;
+        if r < -half {
+            r + range
+        } else if r > range - 1 - half {
+            r - range
+        } else {
+            r
+        }
+    }
+
+    /// A prediction plus a wrapped residual, brought back into the plane's range.
+    #[inline(always)]
+    pub(super) fn unwrap(&self, v: i32) -> i32 {
+        let range = self.hi - self.lo + 1;
+        if v < self.lo {
+            v + range
+        } else if v > self.hi {
+            v - range
+        } else {
+            v
+        }
+    }
 }
 
 /// The planes in coding order (green or luma first) with their ranges.
-fn specs(planes: &Planes, bit_depth: u8) -> Vec<Spec> {
+pub(super) fn coding_order(planes: &Planes, bit_depth: u8) -> Vec<PlaneRange> {
     let count = planes.data.len();
     let order: Vec<usize> = if count >= 3 && !planes.ycocg {
         [1, 0, 2].into_iter().chain(3..count).collect()
@@ -272,38 +292,86 @@ fn specs(planes: &Planes, bit_depth: u8) -> Vec<Spec> {
     };
     order
         .into_iter()
-        .enumerate()
-        .map(|(rank, p)| {
+        .map(|p| {
             let (lo, hi) = plane_range(bit_depth, planes.ycocg, p);
             let range = hi - lo + 1;
             let half = range / 2;
-            let mut spec = Spec {
+            PlaneRange {
                 plane: p,
                 lo,
                 hi,
                 mid: mid_value(bit_depth, planes.ycocg, p),
                 shift: u32::from(bit_depth) - 8,
                 max_u: zigzag(-half).max(zigzag(range - 1 - half)),
-                inputs: SPATIAL + rank.min(2),
-                fitted: [None; BANDS],
-                weights: [[0; INPUTS]; BANDS],
-            };
-            spec.weights = weights(&spec);
-            spec
+            }
         })
         .collect()
 }
 
-/// The weights a plane predicts with, band by band.
-fn weights(spec: &Spec) -> Weights {
-    let mut out = [[0i32; INPUTS]; BANDS];
-    for (band, fitted) in out.iter_mut().zip(&spec.fitted) {
+/// The weights a plane predicts with, band by band: the fitted ones, or input `med` (the
+/// median edge detector) alone.
+pub(super) fn weights<const N: usize>(fitted: &[Option<[i16; N]>; BANDS], med: usize) -> [[i32; N]; BANDS] {
+    let mut out = [[0i32; N]; BANDS];
+    for (band, fitted) in out.iter_mut().zip(fitted) {
         match fitted {
             Some(w) => band.iter_mut().zip(w).for_each(|(o, &w)| *o = i32::from(w)),
-            None => band[MED_INPUT] = 1 << WEIGHT_BITS,
+            None => band[med] = 1 << WEIGHT_BITS,
         }
     }
     out
+}
+
+/// Writes a plane's weights: a byte whose bit `b` says that band `b` has fitted weights, then
+/// the first `n` of each as little-endian `i16`.
+pub(super) fn write_weights<const N: usize>(out: &mut Vec<u8>, fitted: &[Option<[i16; N]>; BANDS], n: usize) {
+    out.push(fitted.iter().enumerate().fold(0u8, |m, (b, f)| m | (u8::from(f.is_some()) << b)));
+    for band in fitted.iter().flatten() {
+        band[..n].iter().for_each(|w| out.extend_from_slice(&w.to_le_bytes()));
+    }
+}
+
+/// Reads what [`write_weights`] wrote from the front of `rest`, advancing it.
+pub(super) fn read_weights<const N: usize>(rest: &mut &[u8], n: usize, what: &str) -> Result<[Option<[i16; N]>; BANDS]> {
+    let truncated = || Error::Truncated(format!("{what} weights"));
+    let (&mask, mut data) = rest.split_first().ok_or_else(truncated)?;
+    let mut fitted = [None; BANDS];
+    for (b, fitted) in fitted.iter_mut().enumerate() {
+        if mask >> b & 1 == 1 {
+            let (bytes, after) = data.split_at_checked(2 * n).ok_or_else(truncated)?;
+            let mut w = [0i16; N];
+            w.iter_mut().zip(bytes.chunks_exact(2)).for_each(|(w, c)| *w = i16::from_le_bytes([c[0], c[1]]));
+            *fitted = Some(w);
+            data = after;
+        }
+    }
+    *rest = data;
+    Ok(fitted)
+}
+
+/// Appends the byte length of every strip's stream but the last (little-endian `u32`), then the
+/// streams.
+pub(super) fn join_streams(out: &mut Vec<u8>, streams: &[Vec<u8>], what: &str) -> Result<()> {
+    for stream in &streams[..streams.len().saturating_sub(1)] {
+        let length = u32::try_from(stream.len()).map_err(|_| Error::InvalidParam(format!("{what} strip over 4 GiB")))?;
+        out.extend_from_slice(&length.to_le_bytes());
+    }
+    streams.iter().for_each(|stream| out.extend_from_slice(stream));
+    Ok(())
+}
+
+/// Cuts what [`join_streams`] wrote into `count` streams.
+pub(super) fn split_streams<'a>(rest: &'a [u8], count: usize, what: &str) -> Result<Vec<&'a [u8]>> {
+    let lengths_size = 4 * count.saturating_sub(1);
+    let (lengths, mut data) = rest.split_at_checked(lengths_size).ok_or_else(|| Error::Truncated(format!("{what} strip lengths")))?;
+    let mut streams = Vec::with_capacity(count);
+    for length in lengths.chunks_exact(4) {
+        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+        let (stream, after) = data.split_at_checked(length).ok_or_else(|| Error::Truncated(format!("{what} strip")))?;
+        streams.push(stream);
+        data = after;
+    }
+    streams.push(data);
+    Ok(streams)
 }
 
 /// What the pixel loop drives: the fitting passes, the encoder or the decoder.
@@ -319,7 +387,7 @@ trait Coder {
 /// A fitting pass: gathers the least-squares normal equations of plane `rank`, band by band.
 struct Fit {
     rank: usize,
-    sums: Vec<Normal>,
+    sums: Vec<Normal<INPUTS>>,
 }
 
 impl Coder for Fit {
@@ -335,25 +403,26 @@ impl Coder for Fit {
     }
 }
 
-/// The normal equations of a least-squares fit: XᵀX, Xᵀy and the number of rows.
+/// The normal equations of a least-squares fit over `N` inputs: XᵀX, Xᵀy and the number of
+/// rows.
 #[derive(Clone)]
-struct Normal {
-    xx: [[f64; INPUTS]; INPUTS],
-    xy: [f64; INPUTS],
-    count: u64,
+pub(super) struct Normal<const N: usize> {
+    xx: [[f64; N]; N],
+    xy: [f64; N],
+    pub(super) count: u64,
 }
 
-impl Default for Normal {
+impl<const N: usize> Default for Normal<N> {
     fn default() -> Self {
-        Normal { xx: [[0.0; INPUTS]; INPUTS], xy: [0.0; INPUTS], count: 0 }
+        Normal { xx: [[0.0; N]; N], xy: [0.0; N], count: 0 }
     }
 }
 
-impl Normal {
-    fn add(&mut self, inputs: &[i32; INPUTS], value: i32) {
+impl<const N: usize> Normal<N> {
+    pub(super) fn add(&mut self, inputs: &[i32; N], value: i32) {
         let f = inputs.map(f64::from);
-        for i in 0..INPUTS {
-            for j in i..INPUTS {
+        for i in 0..N {
+            for j in i..N {
                 self.xx[i][j] += f[i] * f[j];
             }
             self.xy[i] += f[i] * f64::from(value);
@@ -362,7 +431,7 @@ impl Normal {
     }
 
     /// Adds another set of sums to these.
-    fn merge(&mut self, other: &Normal) {
+    pub(super) fn merge(&mut self, other: &Normal<N>) {
         for (row, other) in self.xx.iter_mut().zip(&other.xx) {
             row.iter_mut().zip(other).for_each(|(a, b)| *a += b);
         }
@@ -371,10 +440,10 @@ impl Normal {
     }
 
     /// Solves for the first `n` weights (with a small ridge, so flat bands stay well posed)
-    /// and rounds them to fixed point; falls back to the median edge detector if the system
-    /// is singular.
-    fn solve(&self, n: usize) -> [i16; INPUTS] {
-        let mut out = [0i16; INPUTS];
+    /// and rounds them to fixed point; falls back to input `fallback` alone (the median edge
+    /// detector) if the system is singular.
+    pub(super) fn solve(&self, n: usize, fallback: usize) -> [i16; N] {
+        let mut out = [0i16; N];
         let scale = (0..n).map(|i| self.xx[i][i]).sum::<f64>() / n as f64;
         match (scale > 0.0).then(|| solve_symmetric(&self.xx, &self.xy, n, 1e-6 * scale)).flatten() {
             Some(w) => {
@@ -382,7 +451,7 @@ impl Normal {
                     *o = (w * f64::from(1u32 << WEIGHT_BITS)).round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
                 }
             }
-            None => out[MED_INPUT] = 1 << WEIGHT_BITS,
+            None => out[fallback] = 1 << WEIGHT_BITS,
         }
         out
     }
@@ -462,10 +531,10 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
                 // The row two above the second row is the first one.
                 st.rows[0] = st.rows[1].clone();
             }
-            let left = if y == 0 { st.spec.mid } else { st.rows[1][PAD] };
+            let left = if y == 0 { st.spec.range.mid } else { st.rows[1][PAD] };
             st.rows[2][..PAD].fill(left);
             st.errors[1][PAD - 1] = st.errors[0][PAD];
-            let source = &strip[st.spec.plane][row..row + w];
+            let source = &strip[st.spec.range.plane][row..row + w];
             let (earlier, later) = residuals.split_at_mut(rank.min(2));
             let r0 = if rank >= 1 { &earlier[0][..] } else { &none[..] };
             let r1 = if rank >= 2 { &earlier[1][..] } else { &none[..] };
@@ -474,7 +543,7 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
             let inputs = Inputs { r0, r1, e0 };
             let outputs = Outputs { residuals: &mut later[0], errors };
             // 8-bit samples, residuals and 16-bit weights keep the dot product within i32.
-            match (y == 0, st.spec.shift > 0) {
+            match (y == 0, st.spec.range.shift > 0) {
                 (true, false) => code_row::<C, true, false>(st, rank, source, inputs, outputs, coder)?,
                 (false, false) => code_row::<C, false, false>(st, rank, source, inputs, outputs, coder)?,
                 (true, true) => code_row::<C, true, true>(st, rank, source, inputs, outputs, coder)?,
@@ -491,7 +560,7 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
             e[PAD + w] = last;
         }
         for st in &states {
-            strip[st.spec.plane][row..row + w].copy_from_slice(&st.rows[2][PAD..PAD + w]);
+            strip[st.spec.range.plane][row..row + w].copy_from_slice(&st.rows[2][PAD..PAD + w]);
         }
     }
     Ok(())
@@ -524,7 +593,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     coder: &mut C,
 ) -> Result<()> {
     let w = source.len();
-    let s = st.spec;
+    let (s, weights) = (st.spec.range, st.spec.weights);
     let [above2, above, cur] = &mut st.rows;
     let (above2, above, cur) = (&above2[..w + 2 * PAD], &above[..w + 2 * PAD], &mut cur[..w + 2 * PAD]);
     let [e_above, e_cur] = &mut st.errors;
@@ -532,8 +601,6 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     let (r0, r1, e0) = (&inputs.r0[..w], &inputs.r1[..w], &inputs.e0[..w]);
     let (out_residuals, out_errors) = (&mut outputs.residuals[..w], &mut outputs.errors[..w]);
     let tables = &mut st.tables[..CONTEXTS];
-    let range = s.hi - s.lo + 1;
-    let half = range / 2;
     // The two samples to the west and the west residual, carried from sample to sample.
     let (mut ww, mut west, mut e_w) = (cur[PAD - 2], cur[PAD - 1], e_cur[PAD - 1]);
     for x in 0..w {
@@ -546,14 +613,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         let gradients = (n - nw).unsigned_abs() + (west - nw).unsigned_abs() + (ne - n).unsigned_abs();
         let band = usize::from(BAND_OF[(gradients >> s.shift).min(255) as usize]);
         let features = [west, n, nw, ne, ww, nn, nne, nee, nnw, med(west, n, nw), r0[x], r1[x]];
-        let weights = &s.weights[band];
-        let predicted = if WIDE {
-            let dot: i64 = features.iter().zip(weights).map(|(&f, &w)| i64::from(f) * i64::from(w)).sum();
-            ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).max(i64::from(s.lo)).min(i64::from(s.hi)) as i32
-        } else {
-            let dot: i32 = features.iter().zip(weights).map(|(&f, &w)| f * w).sum();
-            ((dot + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).max(s.lo).min(s.hi)
-        };
+        let predicted = s.predict::<INPUTS, WIDE>(&features, &weights[band]);
         let value = source[x];
         coder.observe(rank, band, &features, value);
         // Activity: local gradients plus the residual sizes around this sample, the west one
@@ -562,23 +622,12 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         let (e_n, e_ne, e_nw) = (e_above[k], e_above[k + 1], e_above[k - 1]);
         let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * e0[x];
         let class = class_of(energy >> s.shift);
-        let mut r = value - predicted;
-        if r < -half {
-            r += range;
-        } else if r > range - 1 - half {
-            r -= range;
-        }
-        let u = coder.code(&mut tables[class], zigzag(r))?;
+        let u = coder.code(&mut tables[class], zigzag(s.wrap(value - predicted)))?;
         if u > s.max_u {
             return Err(Error::corrupt("fast lossless residual out of range"));
         }
         let r = unzigzag(u);
-        let mut v = predicted + r;
-        if v < s.lo {
-            v += range;
-        } else if v > s.hi {
-            v -= range;
-        }
+        let v = s.unwrap(predicted + r);
         cur[k] = v;
         let magnitude = r.unsigned_abs();
         e_cur[k] = magnitude;
@@ -591,7 +640,7 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
 
 /// A zig-zagged residual as (token, extra bits, number of extra bits).
 #[inline]
-fn token(u: u32) -> (u32, u32, u32) {
+pub(super) fn token(u: u32) -> (u32, u32, u32) {
     if u < DIRECT {
         (u, 0, 0)
     } else {
@@ -603,7 +652,7 @@ fn token(u: u32) -> (u32, u32, u32) {
 
 /// Number of extra bits after `t`.
 #[inline]
-fn extra_bits(t: u32) -> u32 {
+pub(super) fn extra_bits(t: u32) -> u32 {
     if t < DIRECT {
         0
     } else {
@@ -613,7 +662,7 @@ fn extra_bits(t: u32) -> u32 {
 
 /// The inverse of [`token`].
 #[inline]
-fn untoken(t: u32, extra: u32) -> u32 {
+pub(super) fn untoken(t: u32, extra: u32) -> u32 {
     if t < DIRECT {
         t
     } else {
@@ -650,7 +699,7 @@ impl Table {
     /// A table for plane `spec`'s residuals in activity class `class`, starting from a discrete
     /// Laplacian of about the width the class suggests.
     fn new(spec: &Spec, class: usize) -> Result<Table> {
-        let tokens = token(spec.max_u).0 as usize + 1;
+        let tokens = token(spec.range.max_u).0 as usize + 1;
         // Activity ≈ 6 × mean |residual|; a Laplacian's mean is about 1 / (1 − r).
         let step = (2 * class).saturating_sub(10) as u32 + 1;
         let quarter = 0.5f64.sqrt().sqrt();
@@ -665,7 +714,7 @@ impl Table {
         let mut mass = vec![0f64; tokens];
         let mut level = 1.0f64;
         let mut sum = 0.0;
-        for u in 0..=spec.max_u {
+        for u in 0..=spec.range.max_u {
             // |e| rises by one at every odd u (0, −1, 1, −2, 2, …).
             if u % 2 == 1 {
                 level *= r;
@@ -733,7 +782,7 @@ mod tests {
     #[test]
     fn least_squares_recovers_a_linear_rule() {
         // value = (3·W + N) / 4 exactly, over inputs that vary independently.
-        let mut normal = Normal::default();
+        let mut normal = Normal::<INPUTS>::default();
         let mut seed = 7u32;
         let mut next = || random(&mut seed) % 64;
         for _ in 0..5000 {
@@ -743,13 +792,13 @@ mod tests {
             inputs[1] *= 4;
             normal.add(&inputs, (3 * inputs[0] + inputs[1]) / 4);
         }
-        let w = normal.solve(SPATIAL);
+        let w = normal.solve(SPATIAL, MED_INPUT);
         assert!((i32::from(w[0]) - 768).abs() <= 1 && (i32::from(w[1]) - 256).abs() <= 1, "{w:?}");
         assert!(w[2..SPATIAL].iter().all(|&v| v.abs() <= 1), "{w:?}");
         // A band with no information falls back to the median edge detector.
         let mut med_only = [0i16; INPUTS];
         med_only[MED_INPUT] = 1 << WEIGHT_BITS;
-        assert_eq!(Normal::default().solve(SPATIAL), med_only);
+        assert_eq!(Normal::<INPUTS>::default().solve(SPATIAL, MED_INPUT), med_only);
     }
 
     /// A noisy gradient, `planes` planes of `width` × `height`.
@@ -844,7 +893,7 @@ mod tests {
         let planes = Planes { width: 1, height: 1, data: vec![vec![0]; 3], ycocg: true };
         for depth in [8u8, 16] {
             for s in specs(&planes, depth) {
-                let tokens = token(s.max_u).0 as usize + 1;
+                let tokens = token(s.range.max_u).0 as usize + 1;
                 for class in [0, 12, CONTEXTS - 1] {
                     let mut table = Table::new(&s, class).unwrap();
                     for i in 0..5000 {

@@ -6,6 +6,7 @@ pub mod blend;
 pub mod calic;
 pub mod fast;
 pub mod huffman;
+pub mod lean;
 pub mod lzw;
 pub mod predictive;
 pub mod rle;

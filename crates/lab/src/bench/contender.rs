@@ -23,7 +23,8 @@ pub enum Contender<'a> {
 }
 
 /// One of Tessera's codecs with the codec options it runs with (`rnn+variant=lstm-oneshot`
-/// is `rnn` with `--set variant=lstm-oneshot`).
+/// is `rnn` with `--set variant=lstm-oneshot`; the option `effort`, as in `lossless+effort=0`,
+/// is `--effort` instead).
 pub struct Ours<'a> {
     pub codec: &'a dyn Codec,
     /// The codec's name, then `+KEY=VALUE` for each option: the name in results and caches.
@@ -39,6 +40,10 @@ impl Ours<'_> {
             _ => EncodeParams::default(),
         };
         params.options = self.options.clone();
+        if let Some(effort) = params.options.remove("effort") {
+            // Checked when the contender was chosen (`bench::select`).
+            params.effort = effort.parse().unwrap_or(params.effort);
+        }
         params
     }
 }

@@ -122,6 +122,9 @@ fn codec_options(spec: &str) -> Result<(&str, BTreeMap<String, String>)> {
             .split_once('=')
             .filter(|(k, v)| !k.is_empty() && !v.is_empty())
             .ok_or_else(|| Error::Invalid(format!("'{part}' in '{spec}' is not KEY=VALUE")))?;
+        if key == "effort" && !value.parse::<u8>().is_ok_and(|e| e <= 9) {
+            return Err(Error::Invalid(format!("effort '{value}' in '{spec}' is not 0 to 9")));
+        }
         options.insert(key.to_string(), value.to_string());
     }
     Ok((name, options))
@@ -461,7 +464,18 @@ fn write_png(path: &Path, img: &Image) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::threads_per_job;
+    use super::{codec_options, threads_per_job};
+
+    #[test]
+    fn codec_options_split_and_efforts_are_checked() {
+        let (name, options) = codec_options("lossless+effort=0+transform=none").unwrap();
+        assert_eq!(name, "lossless");
+        assert_eq!(options.get("effort").map(String::as_str), Some("0"));
+        assert_eq!(options.get("transform").map(String::as_str), Some("none"));
+        assert!(codec_options("lossless+effort=10").is_err());
+        assert!(codec_options("lossless+effort=fast").is_err());
+        assert!(codec_options("lossless+effort").is_err());
+    }
 
     #[test]
     fn jobs_share_the_cores_out() {

@@ -57,9 +57,10 @@ pub struct CompressArgs {
     /// Use the best lossless codec (same as `--codec lossless`).
     #[arg(long, conflicts_with = "codec")]
     lossless: bool,
-    /// Effort 1..9: higher is slower and smaller. `lossless`: 1 is a fast coder (fitted linear
-    /// predictors, rANS), 2-3 context mixing, 4 and up adds least-squares prediction.
-    #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=9))]
+    /// Effort 0..9: higher is slower and smaller. `lossless`: 0 is the fastest coder (six
+    /// fitted predictor taps, static rANS tables), 1 a fast one (twelve taps, adaptive rANS
+    /// tables), 2-3 context mixing, 4 and up adds least-squares prediction.
+    #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=9))]
     effort: u8,
     /// Aim for at most this many bits per pixel.
     #[arg(long)]

@@ -43,7 +43,9 @@ pub struct BenchArgs {
     #[arg(long, default_value = "kodak")]
     dataset: String,
     /// Codecs: all, ours, reference, lossless, lossy, reference-lossy, reference-lossless, or a
-    /// comma list of names (see --list); `ours:lossless` is Tessera's codec of that name.
+    /// comma list of names (see --list); `ours:lossless` is Tessera's codec of that name;
+    /// `NAME+KEY=VALUE` runs one of Tessera's codecs with a `--set` option (`+effort=N`: at
+    /// that effort).
     #[arg(long, default_value = "all")]
     codecs: String,
     /// The first N images, or a comma list of image names (for mnist: the first N digits).
