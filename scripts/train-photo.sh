@@ -39,7 +39,7 @@ $M 0.0130 $R/$M-q4-decay +2300 30 copy:$R/$M-q4 - +1500
 else
   SCHEDULE="
 $M 0.0067 $R/$M-q3 100000 ${MINUTES:-90}
-$M 0.0067 $R/$M-q3-decay +5000 60 copy:$R/$M-q3 - +3000
+$M 0.0067 $R/$M-q3-decay +4000 60 copy:$R/$M-q3 - +2400
 $M 0.0018 $R/$M-q1 3300 40 $R/$M-q3-decay 2200 2500
 $M 0.0035 $R/$M-q2 3300 40 $R/$M-q3-decay 2200 2500
 $M 0.0130 $R/$M-q4 3300 40 $R/$M-q3-decay 2200 2500
