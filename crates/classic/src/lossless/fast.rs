@@ -57,9 +57,9 @@ const INPUTS: usize = SPATIAL + 2;
 /// Index of the median edge detector's guess among the inputs.
 const MED_INPUT: usize = 9;
 /// Fixed-point precision of the weights.
-pub(super) const WEIGHT_BITS: u32 = 10;
+const WEIGHT_BITS: u32 = 10;
 /// A band gets weights of its own only when it holds at least this many samples.
-pub(super) const MIN_FIT: u64 = 2048;
+const MIN_FIT: u64 = 2048;
 /// Padding at each end of a row buffer.
 const PAD: usize = 2;
 /// Most strips per image, and the fewest rows a strip has.
@@ -154,14 +154,8 @@ pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<
                 run(strip, width, fitted, &mut fit).map(|()| fit.sums)
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut sums = vec![Normal::default(); BANDS];
-        for strip in &per_strip {
-            sums.iter_mut().zip(strip).for_each(|(total, part)| total.merge(part));
-        }
         let spec = &mut specs[rank];
-        for (fitted, normal) in spec.fitted.iter_mut().zip(&sums) {
-            *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(spec.inputs, MED_INPUT));
-        }
+        spec.fitted = fit_bands(&per_strip, spec.inputs, MED_INPUT);
         spec.weights = weights(&spec.fitted, MED_INPUT);
     }
     let mut out = Vec::new();
@@ -455,6 +449,21 @@ impl<const N: usize> Normal<N> {
         }
         out
     }
+}
+
+/// Adds the strips' sums band by band, in strip order (so the weights do not depend on the
+/// thread count), and solves every band that holds at least `MIN_FIT` samples for its first `n`
+/// weights; the other bands get none.
+pub(super) fn fit_bands<const N: usize>(per_strip: &[Vec<Normal<N>>], n: usize, fallback: usize) -> [Option<[i16; N]>; BANDS] {
+    let mut sums = vec![Normal::default(); BANDS];
+    for strip in per_strip {
+        sums.iter_mut().zip(strip).for_each(|(total, part)| total.merge(part));
+    }
+    let mut fitted = [None; BANDS];
+    for (fitted, normal) in fitted.iter_mut().zip(&sums) {
+        *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(n, fallback));
+    }
+    fitted
 }
 
 /// The encoder: queues each token and its extra bits under its context's current table.

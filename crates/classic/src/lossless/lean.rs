@@ -37,8 +37,8 @@ use tessera_entropy::bits::{BitReader, BitWriter};
 use tessera_entropy::model::scale_counts;
 
 use super::fast::{
-    coding_order, extra_bits, join_streams, read_weights, split_streams, strips, token, untoken,
-    weights, write_weights, Layout, Normal, PlaneRange, Strip, BANDS, BAND_OF, MIN_FIT,
+    coding_order, extra_bits, fit_bands, join_streams, read_weights, split_streams, strips, token,
+    untoken, weights, write_weights, Layout, Normal, PlaneRange, Strip, BANDS, BAND_OF,
 };
 use super::{med, unzigzag, zigzag, Planes};
 
@@ -79,16 +79,8 @@ pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
                 run(strip, width, &specs, &mut fit).map(|()| fit.sums)
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut sums = vec![Normal::default(); BANDS];
-        for strip in &per_strip {
-            sums.iter_mut()
-                .zip(strip)
-                .for_each(|(total, part)| total.merge(part));
-        }
         let spec = &mut specs[rank];
-        for (fitted, normal) in spec.fitted.iter_mut().zip(&sums) {
-            *fitted = (normal.count >= MIN_FIT).then(|| normal.solve(TAPS, MED_TAP));
-        }
+        spec.fitted = fit_bands(&per_strip, TAPS, MED_TAP);
         spec.weights = weights(&spec.fitted, MED_TAP);
     }
     let symbols = strips
