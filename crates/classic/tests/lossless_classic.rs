@@ -1,4 +1,4 @@
-//! Bit-exact round trips of the classical lossless codecs (and `lossless` at its two fast
+//! Bit-exact round trips of the classical lossless codecs (and `lossless` at its three fast
 //! efforts) on Kodak, MNIST and made edge cases, and a corruption suite for each decoder.
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use tessera_classic::lossless::{
 };
 use tessera_core::{Codec, EncodeParams, Encoded, Header, Image, Result};
 
-/// `lossless` at a fast effort (0 or 1), each of which has a coder of its own: every test here
+/// `lossless` at a fast effort (0, 1 or 2), each of which has a coder of its own: every test here
 /// runs them with whatever else the test sets.
 struct FastLossless(u8);
 
@@ -39,6 +39,7 @@ fn codecs() -> Vec<Box<dyn Codec>> {
         Box::new(Predictive),
         Box::new(Calic),
         Box::new(Wavelet),
+        Box::new(FastLossless(2)),
         Box::new(FastLossless(1)),
         Box::new(FastLossless(0)),
     ]

@@ -27,10 +27,12 @@
 //!    the result before the range coder codes the bit. The low mantissa bits are coded under
 //!    the same value intervals alone.
 //!
-//! Efforts: 4 and 5 (the default) as above; 2 and 3 without the least-squares predictors,
-//! about three times faster; 1 is a different, much faster coder ([`super::fast`]): linear
-//! predictors fitted by the encoder and adaptive rANS tables; 0 the fastest ([`super::lean`]):
-//! fewer predictor inputs, static tables, the planes of a pixel decoded together.
+//! Efforts: 4 and 5 (the default) as above; 3 without the least-squares predictors, about
+//! three times faster; 1 is a different, much faster coder ([`super::fast`]): linear
+//! predictors fitted by the encoder and adaptive rANS tables; 2 the same coder with context
+//! trees grown by the encoder ([`super::tree`]) and static tables sent with the image; 0 the
+//! fastest ([`super::lean`]): fewer predictor inputs, static tables, the planes of a pixel
+//! decoded together.
 //!
 //! Integer arithmetic throughout, except the least-squares solver, which uses only IEEE basic
 //! operations (+, −, ×, ÷, √, rounding) in a fixed order: every machine computes the same
@@ -140,8 +142,8 @@ impl Codec for Blend {
         let mut planes = Planes::from_image(image, ycocg);
         let payload = if mode == Mode::Lean {
             lean::encode(&mut planes, image.bit_depth())?
-        } else if mode == Mode::Fast {
-            fast::encode(&mut planes, image.bit_depth(), fast::Layout::Balanced)?
+        } else if let Some((layout, contexts)) = mode.fast() {
+            fast::encode(&mut planes, image.bit_depth(), layout, contexts)?
         } else {
             let mut enc = RangeEncoder::new();
             code_image(&mut planes, image.bit_depth(), mode == Mode::LeastSquares, &mut enc)?;
@@ -159,6 +161,7 @@ impl Codec for Blend {
             Some((&6, rest)) => (Mode::FastEighths, rest),
             Some((&7, rest)) => (Mode::Fast, rest),
             Some((&8, rest)) => (Mode::Lean, rest),
+            Some((&9, rest)) => (Mode::Trees, rest),
             _ => return Err(Error::corrupt("lossless parameters")),
         };
         let ycocg = parse_transform(params, header, VERSION)?;
@@ -167,8 +170,8 @@ impl Codec for Blend {
         let mut planes = Planes { width: w, height: h, data, ycocg: ycocg && header.channels >= 3 };
         if mode == Mode::Lean {
             lean::decode(&mut planes, header.bit_depth, payload)?;
-        } else if let Some(layout) = mode.layout() {
-            fast::decode(&mut planes, header.bit_depth, payload, layout)?;
+        } else if let Some((layout, contexts)) = mode.fast() {
+            fast::decode(&mut planes, header.bit_depth, payload, layout, contexts)?;
         } else {
             let mut dec = RangeDecoder::new(payload);
             code_image(&mut planes, header.bit_depth, mode == Mode::LeastSquares, &mut dec)?;
@@ -192,14 +195,17 @@ enum Mode {
     FastEighths = 6,
     /// Fitted linear predictors over fewer inputs and static rANS tables ([`lean`]).
     Lean = 8,
+    /// The fast coder with context trees grown by the encoder ([`super::tree`]).
+    Trees = 9,
 }
 
 impl Mode {
-    /// The strip layout of the fast coder's modes.
-    fn layout(self) -> Option<fast::Layout> {
+    /// The strip layout and contexts of the fast coder's modes.
+    fn fast(self) -> Option<(fast::Layout, fast::Contexts)> {
         match self {
-            Mode::Fast => Some(fast::Layout::Balanced),
-            Mode::FastEighths => Some(fast::Layout::Eighths),
+            Mode::Fast => Some((fast::Layout::Balanced, fast::Contexts::Activity)),
+            Mode::FastEighths => Some((fast::Layout::Eighths, fast::Contexts::Activity)),
+            Mode::Trees => Some((fast::Layout::Balanced, fast::Contexts::Trees)),
             Mode::Mixing | Mode::LeastSquares | Mode::Lean => None,
         }
     }
@@ -208,6 +214,7 @@ impl Mode {
         match effort {
             0 => Mode::Lean,
             1 => Mode::Fast,
+            2 => Mode::Trees,
             e if e < LEAST_SQUARES_EFFORT => Mode::Mixing,
             _ => Mode::LeastSquares,
         }
@@ -717,7 +724,9 @@ mod tests {
             let max = if depth == 8 { 255 } else { 65535 };
             let s: Vec<u16> = (0..23 * 17 * u32::from(c)).map(|i| ((i * 7 + next() % 9) % (max + 1)) as u16).collect();
             let img = Image::new(23, 17, c, depth, s).unwrap();
-            for (transform, effort) in [("none", 5), ("ycocg", 5), ("ycocg", 3), ("ycocg", 1), ("none", 1), ("ycocg", 0), ("none", 0)] {
+            let cases = [("none", 5), ("ycocg", 5), ("ycocg", 3), ("ycocg", 2), ("none", 2)];
+            let fast = [("ycocg", 1), ("none", 1), ("ycocg", 0), ("none", 0)];
+            for (transform, effort) in cases.into_iter().chain(fast) {
                 let mut params = EncodeParams { effort, ..EncodeParams::default() };
                 params.options.insert("transform".into(), transform.into());
                 let e = Blend.encode(&img, &params).unwrap();

@@ -1,5 +1,5 @@
-//! The fast effort of `lossless`: linear predictors fitted to the image, adaptive rANS
-//! tables, a decoder that does little per sample.
+//! The fast efforts 1 and 2 of `lossless`: linear predictors fitted to the image, rANS tables,
+//! a decoder that does little per sample.
 //!
 //! Samples are coded row by row, and within a row plane by plane (luma or green first), so
 //! the inner loop works on one plane at a time:
@@ -9,14 +9,19 @@
 //!    gradient band (the octave of |N − NW| + |W − NW| + |NE − N|, eight bands) by least
 //!    squares and sends them (1/1024 fixed point); the decoder only evaluates the integer dot
 //!    product, clamped to the plane's range. The residual is taken modulo that range.
-//! 2. **Context.** The local activity: the gradients around the sample plus the residual
-//!    magnitudes at the causal neighbours and, from the second plane on, at the first plane
-//!    of the same pixel; its half-octave class picks one of 32 contexts per plane.
+//! 2. **Context.** Effort 1: the local activity — the gradients around the sample plus the
+//!    residual magnitudes at the causal neighbours and, from the second plane on, at the
+//!    first plane of the same pixel; its half-octave class picks one of 32 contexts per
+//!    plane. Effort 2 ([`Contexts::Trees`]): the leaf of the plane's context tree
+//!    ([`super::tree`]) that the sample's properties reach: the activity, the gradients, the
+//!    signed residuals around it and of the earlier planes, the local slopes, the prediction
+//!    against W and its place in the range, the largest neighbouring residual.
 //! 3. **Coding.** The zig-zagged residual becomes a token (values below 16 as themselves,
-//!    larger ones as their octave and next bit) and raw extra bits. Each context's tokens are
-//!    coded with an rANS table that starts from a discrete Laplacian of the width its class
-//!    suggests and is rebuilt from the counts seen so far at doubling intervals, so encoder
-//!    and decoder follow the same tables without sending any.
+//!    larger ones as their octave and next bit) and raw extra bits. Effort 1 codes each
+//!    context's tokens with an rANS table that starts from a discrete Laplacian of the width
+//!    its class suggests and is rebuilt from the counts seen so far at doubling intervals, so
+//!    encoder and decoder follow the same tables without sending any. Effort 2 sends each
+//!    leaf's table, the image's own token counts scaled to 2^12, and never changes it.
 //!
 //! 4. **Strips.** The image is cut into strips of whole rows ([`Layout`]), each coded on its
 //!    own — its own rANS stream, tables starting afresh, its first row seeing nothing above —
@@ -26,8 +31,10 @@
 //!
 //! Payload: per plane in coding order, a byte whose bit `b` says that band `b` has fitted
 //! weights (the others predict with the median edge detector alone), then those weights as
-//! little-endian `i16`; then the byte length of every strip's rANS stream but the last
-//! (little-endian `u32`), then the streams.
+//! little-endian `i16`; for effort 2 a bit stream (most significant bit first, padded to a
+//! byte) of every plane's tree, then every plane's leaf tables in leaf order, each token's
+//! frequency plus one in Elias gamma code; then the byte length of every strip's rANS stream
+//! but the last (little-endian `u32`), then the streams.
 //!
 //! Edge rules: a strip's first row sees only its west neighbours (every sample above is taken
 //! to be W, and W itself before the first sample is mid-grey); a row above the strip's second
@@ -38,8 +45,13 @@
 
 use rayon::prelude::*;
 use tessera_core::{Error, Result};
+use tessera_entropy::model::scale_counts;
 use tessera_entropy::rans::{RansDecoder, RansEncoder, SearchModel};
 
+use tessera_entropy::bits::{BitReader, BitWriter};
+
+use super::lean::{read_gamma, write_gamma};
+use super::tree::{signed_bin, unsigned_bin, Properties, Tree, BINS};
 use super::{half_octave, med, mid_value, octave, plane_range, solve_symmetric, unzigzag, zigzag, Planes};
 
 /// Activity contexts per plane.
@@ -101,6 +113,16 @@ fn class_of(energy: u32) -> usize {
 }
 
 
+/// How a sample chooses its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contexts {
+    /// By its activity class (effort 1).
+    Activity,
+    /// By the leaf it reaches in its plane's context tree, which the encoder grows and sends
+    /// ([`super::tree`]; effort 2).
+    Trees,
+}
+
 /// How the rows are cut into strips. Each strip's first row and fresh tables cost bits, so a
 /// strip has at least `MIN_STRIP_ROWS` rows (unless the image has fewer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,8 +159,28 @@ pub(super) fn strips(planes: &mut Planes, layout: Layout) -> Vec<Strip<'_>> {
     (0..count).map(|_| per_plane.iter_mut().filter_map(Iterator::next).collect()).collect()
 }
 
+/// A plane's context tree grows from at most about this many of its samples (evenly spaced):
+/// enough for any tree of `MAX_LEAVES` leaves, and a bound on the encoder's memory.
+const MAX_GROWN: usize = 1 << 22;
+
 /// Codes the planes (already colour-transformed) in strips of `layout` and returns the payload.
-pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<u8>> {
+pub fn encode(
+    planes: &mut Planes,
+    bit_depth: u8,
+    layout: Layout,
+    contexts: Contexts,
+) -> Result<Vec<u8>> {
+    encode_growing(planes, bit_depth, layout, contexts, MAX_GROWN)
+}
+
+/// [`encode`], growing the trees from at most about `grown` samples per plane.
+fn encode_growing(
+    planes: &mut Planes,
+    bit_depth: u8,
+    layout: Layout,
+    contexts: Contexts,
+    grown: usize,
+) -> Result<Vec<u8>> {
     let mut specs = specs(planes, bit_depth);
     let width = planes.width;
     let mut strips = strips(planes, layout);
@@ -151,7 +193,7 @@ pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<
             .par_iter_mut()
             .map(|strip| {
                 let mut fit = Fit { rank, sums: vec![Normal::default(); BANDS] };
-                run(strip, width, fitted, &mut fit).map(|()| fit.sums)
+                run(strip, width, fitted, None, &mut fit).map(|()| fit.sums)
             })
             .collect::<Result<Vec<_>>>()?;
         let spec = &mut specs[rank];
@@ -162,11 +204,24 @@ pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<
     for s in &specs {
         write_weights(&mut out, &s.fitted, s.inputs);
     }
+    let trees = match contexts {
+        Contexts::Activity => None,
+        Contexts::Trees => {
+            let trees = grow_trees(&mut strips, width, &specs, grown)?;
+            let mut bits = BitWriter::new();
+            trees.iter().for_each(|t| t.tree.write(&mut bits));
+            for t in &trees {
+                t.freqs.iter().flatten().for_each(|&f| write_gamma(&mut bits, f + 1));
+            }
+            out.extend_from_slice(&bits.finish());
+            Some(trees)
+        }
+    };
     let streams = strips
         .par_iter_mut()
         .map(|strip| {
             let mut writer = Writer { enc: RansEncoder::new() };
-            run(strip, width, &specs, &mut writer).map(|()| writer.enc.finish())
+            run(strip, width, &specs, trees.as_deref(), &mut writer).map(|()| writer.enc.finish())
         })
         .collect::<Result<Vec<_>>>()?;
     join_streams(&mut out, &streams, "fast lossless")?;
@@ -175,20 +230,43 @@ pub fn encode(planes: &mut Planes, bit_depth: u8, layout: Layout) -> Result<Vec<
 
 /// Decodes a payload written by [`encode`] (or, with [`Layout::Eighths`], by the earlier
 /// format) into `planes` (sized, zero-filled).
-pub fn decode(planes: &mut Planes, bit_depth: u8, payload: &[u8], layout: Layout) -> Result<()> {
+pub fn decode(
+    planes: &mut Planes,
+    bit_depth: u8,
+    payload: &[u8],
+    layout: Layout,
+    contexts: Contexts,
+) -> Result<()> {
     let mut specs = specs(planes, bit_depth);
     let mut rest = payload;
     for s in &mut specs {
         s.fitted = read_weights(&mut rest, s.inputs, "fast lossless")?;
         s.weights = weights(&s.fitted, MED_INPUT);
     }
+    let trees = match contexts {
+        Contexts::Activity => None,
+        Contexts::Trees => {
+            let mut bits = BitReader::new(rest);
+            let shapes = specs.iter().map(|_| Tree::read(&mut bits)).collect::<Result<Vec<_>>>()?;
+            let mut trees = Vec::with_capacity(specs.len());
+            for (tree, spec) in shapes.into_iter().zip(&specs) {
+                let tokens = token(spec.range.max_u).0 as usize + 1;
+                let freqs =
+                    (0..tree.leaves()).map(|_| read_frequencies(&mut bits, tokens)).collect::<Result<_>>()?;
+                trees.push(PlaneTree { tree, freqs });
+            }
+            bits.align();
+            rest = &rest[rest.len() - (bits.remaining() / 8) as usize..];
+            Some(trees)
+        }
+    };
     let width = planes.width;
     let strips = strips(planes, layout);
     let streams = split_streams(rest, strips.len(), "fast lossless")?;
     strips.into_par_iter().zip(streams).try_for_each(|(mut strip, stream)| {
         let dec = RansDecoder::new(stream).map_err(|_| Error::Truncated("fast lossless stream".into()))?;
         let mut reader = Reader { dec };
-        run(&mut strip, width, &specs, &mut reader)?;
+        run(&mut strip, width, &specs, trees.as_deref(), &mut reader)?;
         reader.dec.finish().map_err(|_| Error::corrupt("fast lossless stream does not end where it should"))
     })
 }
@@ -376,6 +454,96 @@ trait Coder {
     fn observe(&mut self, _rank: usize, _band: usize, _inputs: &[i32; INPUTS], _value: i32) {}
     /// Codes zig-zagged residual `u` under `table` and returns it, or decodes one.
     fn code(&mut self, table: &mut Table, u: u32) -> Result<u32>;
+    /// Whether the pixel loop computes the tree properties of every sample even without trees.
+    const PROPERTIES: bool = false;
+    /// Sees the properties of a sample of plane `rank` and its zig-zagged residual (only when
+    /// the loop computes properties).
+    #[inline]
+    fn record(&mut self, _rank: usize, _properties: &Properties, _u: u32) {}
+}
+
+/// The pass that gathers the properties and token of every `stride`-th sample of each plane,
+/// for the trees.
+struct Collect {
+    samples: Vec<Vec<(Properties, u8)>>,
+    stride: usize,
+    /// Samples seen so far, per plane.
+    seen: Vec<usize>,
+}
+
+impl Coder for Collect {
+    const PROPERTIES: bool = true;
+    #[inline]
+    fn code(&mut self, _table: &mut Table, u: u32) -> Result<u32> {
+        Ok(u)
+    }
+    #[inline]
+    fn record(&mut self, rank: usize, properties: &Properties, u: u32) {
+        if self.seen[rank].is_multiple_of(self.stride) {
+            self.samples[rank].push((*properties, token(u).0 as u8));
+        }
+        self.seen[rank] += 1;
+    }
+}
+
+/// A plane's context tree and the frequencies of its leaves' static tables (summing to
+/// 2^`PRECISION` each).
+struct PlaneTree {
+    tree: Tree,
+    freqs: Vec<Vec<u32>>,
+}
+
+/// Reads one leaf's table of `tokens` frequencies, each plus one in Elias gamma code.
+fn read_frequencies(bits: &mut BitReader, tokens: usize) -> Result<Vec<u32>> {
+    let freqs =
+        (0..tokens).map(|_| read_gamma(bits, PRECISION + 1).map(|f| f - 1)).collect::<Result<Vec<u32>>>()?;
+    if freqs.iter().sum::<u32>() != 1 << PRECISION {
+        return Err(Error::corrupt("lossless table frequencies"));
+    }
+    Ok(freqs)
+}
+
+/// Grows every plane's context tree from the samples of all strips (in strip order), every one
+/// or, past `grown` samples a plane, evenly spaced ones; counts the tokens of each leaf for its
+/// table. The counts of spaced samples may miss tokens, so then every token counts once more.
+fn grow_trees(
+    strips: &mut [Strip<'_>],
+    width: usize,
+    specs: &[Spec],
+    grown: usize,
+) -> Result<Vec<PlaneTree>> {
+    let samples: usize = strips.iter().map(|s| s.first().map_or(0, |p| p.len())).sum();
+    let stride = samples.div_ceil(grown.max(1)).max(1);
+    let per_strip = strips
+        .par_iter_mut()
+        .map(|strip| {
+            let (samples, seen) = (vec![Vec::new(); specs.len()], vec![0; specs.len()]);
+            let mut collect = Collect { samples, stride, seen };
+            run(strip, width, specs, None, &mut collect).map(|()| collect.samples)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    (0..specs.len())
+        .into_par_iter()
+        .map(|rank| {
+            let samples: Vec<(Properties, u8)> =
+                per_strip.iter().flat_map(|s| s[rank].iter().copied()).collect();
+            let tokens = token(specs[rank].range.max_u).0 as usize + 1;
+            let tree = Tree::grow(&samples, tokens);
+            let mut counts = vec![vec![0u64; tokens]; tree.leaves()];
+            samples.iter().for_each(|(p, t)| counts[tree.leaf(p)][usize::from(*t)] += 1);
+            if stride > 1 {
+                counts.iter_mut().flatten().for_each(|c| *c += 1);
+            }
+            // (A grown tree has no empty leaf; one would get a table of token 0 alone.)
+            counts.iter_mut().filter(|c| c.iter().all(|&c| c == 0)).for_each(|c| c[0] = 1);
+            let freqs = counts
+                .iter()
+                .map(|c| scale_counts(c, 1 << PRECISION))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(table_error)?;
+            Ok(PlaneTree { tree, freqs })
+        })
+        .collect::<Result<Vec<_>>>()
 }
 
 /// A fitting pass: gathers the least-squares normal equations of plane `rank`, band by band.
@@ -504,23 +672,44 @@ struct PlaneState {
     rows: [Vec<i32>; 3],
     /// Residual magnitudes of the row above and the current one, laid out as `rows`.
     errors: [Vec<u32>; 2],
+    /// The signed residuals, laid out the same way (kept only for the tree properties).
+    signed: [Vec<i32>; 2],
+    /// The plane's context tree, if it has one; its leaves index `tables`.
+    tree: Option<Tree>,
     tables: Vec<Table>,
 }
 
 /// The pixel loop over one strip, shared by the fitting passes, the encoder and the decoder:
 /// row by row, plane by plane within a row. The encoder reads each sample from `strip`; the
 /// decoder writes each finished row into it.
-fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut C) -> Result<()> {
+fn run<C: Coder>(
+    strip: &mut [&mut [i32]],
+    w: usize,
+    specs: &[Spec],
+    trees: Option<&[PlaneTree]>,
+    coder: &mut C,
+) -> Result<()> {
     let h = strip.first().map_or(0, |p| p.len() / w.max(1));
     let stride = w + 2 * PAD;
+    let with_properties = trees.is_some() || C::PROPERTIES;
     let mut states = specs
         .iter()
-        .map(|&spec| {
+        .enumerate()
+        .map(|(rank, &spec)| {
+            let planetree = trees.and_then(|t| t.get(rank));
+            let tables = match planetree {
+                Some(t) => t.freqs.iter().map(|f| Table::fixed(f)).collect::<Result<_>>()?,
+                None => (0..CONTEXTS).map(|c| Table::new(&spec, c)).collect::<Result<_>>()?,
+            };
+            let tree = planetree.map(|t| t.tree.clone());
+            let signed_rows = if with_properties { stride } else { 0 };
             Ok(PlaneState {
                 spec,
                 rows: [vec![0; stride], vec![0; stride], vec![0; stride]],
                 errors: [vec![0; stride], vec![0; stride]],
-                tables: (0..CONTEXTS).map(|c| Table::new(&spec, c)).collect::<Result<_>>()?,
+                signed: [vec![0; signed_rows], vec![0; signed_rows]],
+                tree,
+                tables,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -536,6 +725,7 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
         for (rank, st) in states.iter_mut().enumerate() {
             st.rows.rotate_left(1);
             st.errors.swap(0, 1);
+            st.signed.swap(0, 1);
             if y == 1 {
                 // The row two above the second row is the first one.
                 st.rows[0] = st.rows[1].clone();
@@ -543,6 +733,9 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
             let left = if y == 0 { st.spec.range.mid } else { st.rows[1][PAD] };
             st.rows[2][..PAD].fill(left);
             st.errors[1][PAD - 1] = st.errors[0][PAD];
+            if with_properties {
+                st.signed[1][PAD - 1] = st.signed[0][PAD];
+            }
             let source = &strip[st.spec.range.plane][row..row + w];
             let (earlier, later) = residuals.split_at_mut(rank.min(2));
             let r0 = if rank >= 1 { &earlier[0][..] } else { &none[..] };
@@ -552,11 +745,12 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
             let inputs = Inputs { r0, r1, e0 };
             let outputs = Outputs { residuals: &mut later[0], errors };
             // 8-bit samples, residuals and 16-bit weights keep the dot product within i32.
+            let (t, args) = (with_properties, (rank, source, inputs, outputs));
             match (y == 0, st.spec.range.shift > 0) {
-                (true, false) => code_row::<C, true, false>(st, rank, source, inputs, outputs, coder)?,
-                (false, false) => code_row::<C, false, false>(st, rank, source, inputs, outputs, coder)?,
-                (true, true) => code_row::<C, true, true>(st, rank, source, inputs, outputs, coder)?,
-                (false, true) => code_row::<C, false, true>(st, rank, source, inputs, outputs, coder)?,
+                (true, false) => code_row_any::<C, true, false>(st, args, t, coder)?,
+                (false, false) => code_row_any::<C, false, false>(st, args, t, coder)?,
+                (true, true) => code_row_any::<C, true, true>(st, args, t, coder)?,
+                (false, true) => code_row_any::<C, false, true>(st, args, t, coder)?,
             }
             // Outside the image, a finished row continues with its first and last samples.
             let cur = &mut st.rows[2];
@@ -567,6 +761,12 @@ fn run<C: Coder>(strip: &mut [&mut [i32]], w: usize, specs: &[Spec], coder: &mut
             let (first, last) = (e[PAD], e[PAD + w - 1]);
             e[PAD - 1] = first;
             e[PAD + w] = last;
+            if with_properties {
+                let e = &mut st.signed[1];
+                let (first, last) = (e[PAD], e[PAD + w - 1]);
+                e[PAD - 1] = first;
+                e[PAD + w] = last;
+            }
         }
         for st in &states {
             strip[st.spec.range.plane][row..row + w].copy_from_slice(&st.rows[2][PAD..PAD + w]);
@@ -590,10 +790,26 @@ struct Outputs<'a> {
     errors: &'a mut [u32],
 }
 
-/// Codes one row of one plane. `FIRST` is the strip's first row, which has nothing above;
-/// `WIDE` computes the prediction in 64 bits (16-bit samples).
+/// [`code_row`] with `TREE` chosen at run time.
 #[inline(always)]
-fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
+fn code_row_any<C: Coder, const FIRST: bool, const WIDE: bool>(
+    st: &mut PlaneState,
+    (rank, source, inputs, outputs): (usize, &[i32], Inputs<'_>, Outputs<'_>),
+    tree: bool,
+    coder: &mut C,
+) -> Result<()> {
+    if tree {
+        code_row::<C, FIRST, WIDE, true>(st, rank, source, inputs, outputs, coder)
+    } else {
+        code_row::<C, FIRST, WIDE, false>(st, rank, source, inputs, outputs, coder)
+    }
+}
+
+/// Codes one row of one plane. `FIRST` is the strip's first row, which has nothing above;
+/// `WIDE` computes the prediction in 64 bits (16-bit samples); `TREE` computes the tree
+/// properties of each sample and takes its table from the plane's tree, if it has one.
+#[inline(always)]
+fn code_row<C: Coder, const FIRST: bool, const WIDE: bool, const TREE: bool>(
     st: &mut PlaneState,
     rank: usize,
     source: &[i32],
@@ -609,9 +825,16 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
     let (e_above, e_cur) = (&e_above[..w + 2 * PAD], &mut e_cur[..w + 2 * PAD]);
     let (r0, r1, e0) = (&inputs.r0[..w], &inputs.r1[..w], &inputs.e0[..w]);
     let (out_residuals, out_errors) = (&mut outputs.residuals[..w], &mut outputs.errors[..w]);
-    let tables = &mut st.tables[..CONTEXTS];
+    let tables = &mut st.tables[..];
+    let tree = st.tree.as_ref();
+    let [s_above, s_cur] = &mut st.signed;
+    let signed_width = if TREE { w + 2 * PAD } else { 0 };
+    let (s_above, s_cur) = (&s_above[..signed_width], &mut s_cur[..signed_width]);
+    // The prediction's place in the plane's range, in `BINS` steps: (predicted − lo) · scale.
+    let value_scale = ((BINS as u64) << 32) / (s.hi - s.lo + 1) as u64;
     // The two samples to the west and the west residual, carried from sample to sample.
     let (mut ww, mut west, mut e_w) = (cur[PAD - 2], cur[PAD - 1], e_cur[PAD - 1]);
+    let mut r_w = if TREE { s_cur[PAD - 1] } else { 0 };
     for x in 0..w {
         let k = x + PAD;
         let (n, nw, ne, nee, nn, nnw, nne) = if FIRST {
@@ -630,16 +853,51 @@ fn code_row<C: Coder, const FIRST: bool, const WIDE: bool>(
         // (Above the first row the residual buffer holds zeros.)
         let (e_n, e_ne, e_nw) = (e_above[k], e_above[k + 1], e_above[k - 1]);
         let energy = gradients + 3 * e_w + 2 * e_n + e_ne + e_nw + 2 * e0[x];
-        let class = class_of(energy >> s.shift);
-        let u = coder.code(&mut tables[class], zigzag(s.wrap(value - predicted)))?;
+        let mut properties = [0u8; super::tree::PROPERTIES];
+        let class = if TREE {
+            let sh = s.shift;
+            let (r_n, r_ne, r_nw) = (s_above[k], s_above[k + 1], s_above[k - 1]);
+            let place = (((predicted - s.lo) as u64 * value_scale) >> 32).min(BINS as u64 - 1) as u8;
+            properties = [
+                unsigned_bin(energy >> sh),
+                unsigned_bin(gradients >> sh),
+                signed_bin(r_w >> sh),
+                signed_bin(r_n >> sh),
+                signed_bin(r0[x] >> sh),
+                signed_bin((n - west) >> sh),
+                signed_bin((west - nw) >> sh),
+                signed_bin((ne - n) >> sh),
+                signed_bin((predicted - west) >> sh),
+                place,
+                signed_bin((r_ne + r_nw) >> sh),
+                signed_bin(r1[x] >> sh),
+                unsigned_bin(e_w.max(e_n).max(e_ne).max(e_nw) >> sh),
+                signed_bin((r_w + r_n) >> sh),
+            ];
+            match tree {
+                Some(tree) => tree.leaf(&properties),
+                None => class_of(energy >> sh),
+            }
+        } else {
+            class_of(energy >> s.shift)
+        };
+        let table = tables.get_mut(class).ok_or_else(|| Error::corrupt("fast lossless context"))?;
+        let u = coder.code(table, zigzag(s.wrap(value - predicted)))?;
         if u > s.max_u {
             return Err(Error::corrupt("fast lossless residual out of range"));
+        }
+        if TREE {
+            coder.record(rank, &properties, u);
         }
         let r = unzigzag(u);
         let v = s.unwrap(predicted + r);
         cur[k] = v;
         let magnitude = r.unsigned_abs();
         e_cur[k] = magnitude;
+        if TREE {
+            s_cur[k] = r;
+            r_w = r;
+        }
         out_residuals[x] = r;
         out_errors[x] = magnitude;
         (ww, west, e_w) = (west, v, magnitude);
@@ -680,10 +938,11 @@ pub(super) fn untoken(t: u32, extra: u32) -> u32 {
     }
 }
 
-/// One context's adaptive rANS table: token counts, and the static model rebuilt from them
-/// at doubling intervals (then every `MAX_INTERVAL` tokens), halving the counts now and then
-/// so the table follows the image.
+/// One context's rANS table. An adaptive one keeps token counts and rebuilds its model from
+/// them at doubling intervals (then every `MAX_INTERVAL` tokens), halving the counts now and
+/// then so the table follows the image; a fixed one (sent with the image) never changes.
 struct Table {
+    adaptive: bool,
     counts: Vec<u64>,
     /// Tokens until the next rebuild, and the interval it starts.
     left: u32,
@@ -734,7 +993,14 @@ impl Table {
         // Every token keeps a count of at least one, so any residual can be coded.
         let counts: Vec<u64> = mass.iter().map(|&m| (m / sum * PRIOR_WEIGHT).round() as u64 + 1).collect();
         let model = Self::model(&counts)?;
-        Ok(Table { counts, left: FIRST_INTERVAL, interval: FIRST_INTERVAL, model })
+        Ok(Table { adaptive: true, counts, left: FIRST_INTERVAL, interval: FIRST_INTERVAL, model })
+    }
+
+    /// A fixed table of these frequencies.
+    fn fixed(freqs: &[u32]) -> Result<Table> {
+        let counts: Vec<u64> = freqs.iter().map(|&f| u64::from(f)).collect();
+        let model = Self::model(&counts)?;
+        Ok(Table { adaptive: false, counts: Vec::new(), left: 0, interval: 0, model })
     }
 
     fn model(counts: &[u64]) -> Result<SearchModel> {
@@ -744,6 +1010,9 @@ impl Table {
     /// Counts token `t` and rebuilds the model when its interval is up.
     #[inline]
     fn learn(&mut self, t: usize) -> Result<()> {
+        if !self.adaptive {
+            return Ok(());
+        }
         self.counts[t] += 1;
         self.left -= 1;
         if self.left == 0 {
@@ -823,12 +1092,12 @@ mod tests {
         Planes { width, height, data, ycocg: false }
     }
 
-    fn round_trip(original: &Planes, threads: usize, layout: Layout) -> (Vec<u8>, Planes) {
+    fn round_trip(original: &Planes, threads: usize, layout: Layout, contexts: Contexts) -> (Vec<u8>, Planes) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let payload = encode(&mut original.clone(), 8, layout).unwrap();
+            let payload = encode(&mut original.clone(), 8, layout, contexts).unwrap();
             let mut decoded = Planes { data: vec![vec![0; original.width * original.height]; original.data.len()], ..original.clone() };
-            decode(&mut decoded, 8, &payload, layout).unwrap();
+            decode(&mut decoded, 8, &payload, layout, contexts).unwrap();
             (payload, decoded)
         })
     }
@@ -847,9 +1116,9 @@ mod tests {
         let digests: Vec<u32> = cases
             .iter()
             .map(|&(planes, depth, layout)| {
-                let payload = encode(&mut planes.clone(), depth, layout).unwrap();
+                let payload = encode(&mut planes.clone(), depth, layout, Contexts::Activity).unwrap();
                 let mut decoded = Planes { data: vec![vec![0; planes.width * planes.height]; planes.data.len()], ..planes.clone() };
-                decode(&mut decoded, depth, &payload, layout).unwrap();
+                decode(&mut decoded, depth, &payload, layout, Contexts::Activity).unwrap();
                 assert_eq!(&decoded, planes);
                 crc32fast::hash(&payload)
             })
@@ -862,11 +1131,77 @@ mod tests {
         // 1100 rows: four strips of 275 rows.
         let original = test_planes(37, 1100, 3);
         assert_eq!(original.height.div_ceil(Layout::Balanced.strip_rows(original.height)), 4);
-        let (one, decoded_one) = round_trip(&original, 1, Layout::Balanced);
-        let (four, decoded_four) = round_trip(&original, 4, Layout::Balanced);
-        assert_eq!(one, four, "the payload depends on the thread count");
-        assert_eq!(decoded_one, original);
-        assert_eq!(decoded_four, original);
+        for contexts in [Contexts::Activity, Contexts::Trees] {
+            let (one, decoded_one) = round_trip(&original, 1, Layout::Balanced, contexts);
+            let (four, decoded_four) = round_trip(&original, 4, Layout::Balanced, contexts);
+            assert_eq!(one, four, "the payload depends on the thread count");
+            assert_eq!(decoded_one, original);
+            assert_eq!(decoded_four, original);
+        }
+    }
+
+    #[test]
+    fn trees_split_what_one_rule_cannot_and_their_format_is_unchanged() {
+        // Left half smooth, right half noisy: the tree separates them, and the trees' files
+        // are smaller than the activity classes' ones.
+        let mut seed = 5u32;
+        let (w, h) = (64, 600);
+        let data = (0..3)
+            .map(|p| {
+                (0..w * h)
+                    .map(|i| {
+                        let (x, y) = (i % w, i / w);
+                        let mask = if x < w / 2 { 1 } else { 63 };
+                        let noise = random(&mut seed) & mask;
+                        ((x + 2 * y + 30 * p) as i32 + noise) % 256
+                    })
+                    .collect()
+            })
+            .collect();
+        let original = Planes { width: w, height: h, data, ycocg: false };
+        let (trees, decoded) = round_trip(&original, 2, Layout::Balanced, Contexts::Trees);
+        assert_eq!(decoded, original);
+        let (activity, _) = round_trip(&original, 2, Layout::Balanced, Contexts::Activity);
+        assert!(trees.len() < activity.len(), "{} against {}", trees.len(), activity.len());
+        // Trees grown from every 13th sample still code every residual.
+        let spaced =
+            encode_growing(&mut original.clone(), 8, Layout::Balanced, Contexts::Trees, 3000).unwrap();
+        let mut decoded = Planes { data: vec![vec![0; w * h]; 3], ..original.clone() };
+        decode(&mut decoded, 8, &spaced, Layout::Balanced, Contexts::Trees).unwrap();
+        assert_eq!(decoded, original);
+        assert_ne!(spaced, trees);
+        // Files already written depend on it.
+        let mut deep = test_planes(29, 270, 2);
+        deep.data.iter_mut().flatten().for_each(|v| *v = *v * 251 + (*v & 7));
+        let (deep_payload, deep_decoded) = {
+            let payload = encode(&mut deep.clone(), 16, Layout::Balanced, Contexts::Trees).unwrap();
+            let mut decoded = Planes { data: vec![vec![0; 29 * 270]; 2], ..deep.clone() };
+            decode(&mut decoded, 16, &payload, Layout::Balanced, Contexts::Trees).unwrap();
+            (payload, decoded)
+        };
+        assert_eq!(deep_decoded, deep);
+        let digests = [crc32fast::hash(&trees), crc32fast::hash(&deep_payload)];
+        assert_eq!(digests, [441_950_812, 1_899_858_941]);
+    }
+
+    #[test]
+    fn damaged_trees_and_tables_are_errors() {
+        let original = test_planes(23, 300, 3);
+        let (payload, _) = round_trip(&original, 1, Layout::Balanced, Contexts::Trees);
+        let decode_with = |payload: &[u8]| {
+            let mut decoded = Planes { data: vec![vec![0; 23 * 300]; 3], ..original.clone() };
+            decode(&mut decoded, 8, payload, Layout::Balanced, Contexts::Trees).map(|()| decoded)
+        };
+        // Every cut is an error; a flipped byte of the head (weights, trees, tables) never
+        // panics (the container's checksum is what catches it).
+        for cut in (0..payload.len()).step_by(7) {
+            assert!(decode_with(&payload[..cut]).is_err(), "cut at {cut}");
+        }
+        for at in 0..payload.len().min(400) {
+            let mut bad = payload.clone();
+            bad[at] ^= 0x5a;
+            let _ = decode_with(&bad);
+        }
     }
 
     #[test]
@@ -876,25 +1211,25 @@ mod tests {
             assert_eq!((count(Layout::Balanced, h), count(Layout::Eighths, h)), (balanced, eighths), "{h} rows");
         }
         let original = test_planes(9, 768, 3);
-        let (eighths, decoded) = round_trip(&original, 2, Layout::Eighths);
+        let (eighths, decoded) = round_trip(&original, 2, Layout::Eighths, Contexts::Activity);
         assert_eq!(decoded, original);
-        let (balanced, _) = round_trip(&original, 2, Layout::Balanced);
+        let (balanced, _) = round_trip(&original, 2, Layout::Balanced, Contexts::Activity);
         assert_ne!(eighths, balanced);
         // Read with the other layout, the streams are cut in the wrong places.
         let mut wrong = Planes { data: vec![vec![0; 9 * 768]; 3], ..original.clone() };
-        assert!(decode(&mut wrong, 8, &eighths, Layout::Balanced).is_err() || wrong != original);
+        assert!(decode(&mut wrong, 8, &eighths, Layout::Balanced, Contexts::Activity).is_err() || wrong != original);
     }
 
     #[test]
     fn a_strip_length_past_the_payload_is_an_error() {
         let original = test_planes(5, 700, 1);
-        let (mut payload, _) = round_trip(&original, 2, Layout::Balanced);
+        let (mut payload, _) = round_trip(&original, 2, Layout::Balanced, Contexts::Activity);
         // One plane: the band mask, its weights, then the strip lengths.
         let mask = payload[0];
         let at = 1 + 2 * SPATIAL * mask.count_ones() as usize;
         payload[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut decoded = Planes { data: vec![vec![0; 5 * 700]], ..original.clone() };
-        assert!(matches!(decode(&mut decoded, 8, &payload, Layout::Balanced), Err(Error::Truncated(_))));
+        assert!(matches!(decode(&mut decoded, 8, &payload, Layout::Balanced, Contexts::Activity), Err(Error::Truncated(_))));
     }
 
     #[test]

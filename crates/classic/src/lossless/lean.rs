@@ -266,20 +266,20 @@ impl Ranges {
 
 /// Writes `v` ≥ 1 in Elias gamma code: as many zeros as it has bits after the first, then its
 /// bits.
-fn write_gamma(bits: &mut BitWriter, v: u32) {
+pub(super) fn write_gamma(bits: &mut BitWriter, v: u32) {
     let n = 31 - v.leading_zeros();
     bits.write_bits(0, n);
     bits.write_bits(v, n + 1);
 }
 
 /// Reads an Elias gamma code of at most `max_bits` bits after the first.
-fn read_gamma(bits: &mut BitReader, max_bits: u32) -> Result<u32> {
-    let truncated = |_| Error::Truncated("lean lossless tables".into());
+pub(super) fn read_gamma(bits: &mut BitReader, max_bits: u32) -> Result<u32> {
+    let truncated = |_| Error::Truncated("lossless tables".into());
     let mut n = 0;
     while !bits.read_bit().map_err(truncated)? {
         n += 1;
         if n > max_bits {
-            return Err(Error::corrupt("lean lossless table frequency"));
+            return Err(Error::corrupt("lossless table frequency"));
         }
     }
     let rest = bits.read_bits(n).map_err(truncated)?;

@@ -10,6 +10,7 @@ pub mod lean;
 pub mod lzw;
 pub mod predictive;
 pub mod rle;
+pub mod tree;
 pub mod wavelet;
 
 use rayon::prelude::*;

@@ -59,7 +59,8 @@ pub struct CompressArgs {
     lossless: bool,
     /// Effort 0..9: higher is slower and smaller. `lossless`: 0 is the fastest coder (six
     /// fitted predictor taps, static rANS tables), 1 a fast one (twelve taps, adaptive rANS
-    /// tables), 2-3 context mixing, 4 and up adds least-squares prediction.
+    /// tables), 2 the same taps with context trees fitted to the image and static tables, 3
+    /// context mixing, 4 and up adds least-squares prediction.
     #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=9))]
     effort: u8,
     /// Aim for at most this many bits per pixel.
