@@ -50,7 +50,7 @@ use tessera_entropy::rans::{RansDecoder, RansEncoder, SearchModel};
 
 use tessera_entropy::bits::{BitReader, BitWriter};
 
-use super::lean::{read_gamma, write_gamma};
+use super::lean::{read_frequencies, write_frequencies};
 use super::tree::{signed_bin, unsigned_bin, Properties, Tree, BINS};
 use super::{half_octave, med, mid_value, octave, plane_range, solve_symmetric, unzigzag, zigzag, Planes};
 
@@ -211,7 +211,7 @@ fn encode_growing(
             let mut bits = BitWriter::new();
             trees.iter().for_each(|t| t.tree.write(&mut bits));
             for t in &trees {
-                t.freqs.iter().flatten().for_each(|&f| write_gamma(&mut bits, f + 1));
+                t.freqs.iter().for_each(|f| write_frequencies(&mut bits, f));
             }
             out.extend_from_slice(&bits.finish());
             Some(trees)
@@ -251,8 +251,9 @@ pub fn decode(
             let mut trees = Vec::with_capacity(specs.len());
             for (tree, spec) in shapes.into_iter().zip(&specs) {
                 let tokens = token(spec.range.max_u).0 as usize + 1;
-                let freqs =
-                    (0..tree.leaves()).map(|_| read_frequencies(&mut bits, tokens)).collect::<Result<_>>()?;
+                let freqs = (0..tree.leaves())
+                    .map(|_| read_frequencies(&mut bits, tokens, PRECISION))
+                    .collect::<Result<_>>()?;
                 trees.push(PlaneTree { tree, freqs });
             }
             bits.align();
@@ -491,16 +492,6 @@ impl Coder for Collect {
 struct PlaneTree {
     tree: Tree,
     freqs: Vec<Vec<u32>>,
-}
-
-/// Reads one leaf's table of `tokens` frequencies, each plus one in Elias gamma code.
-fn read_frequencies(bits: &mut BitReader, tokens: usize) -> Result<Vec<u32>> {
-    let freqs =
-        (0..tokens).map(|_| read_gamma(bits, PRECISION + 1).map(|f| f - 1)).collect::<Result<Vec<u32>>>()?;
-    if freqs.iter().sum::<u32>() != 1 << PRECISION {
-        return Err(Error::corrupt("lossless table frequencies"));
-    }
-    Ok(freqs)
 }
 
 /// Grows every plane's context tree from the samples of all strips (in strip order), every one

@@ -113,7 +113,7 @@ pub fn encode(planes: &mut Planes, bit_depth: u8) -> Result<Vec<u8>> {
             vec![0; tokens]
         };
         if used {
-            freq.iter().for_each(|&f| write_gamma(&mut bits, f + 1));
+            write_frequencies(&mut bits, &freq);
         }
         ranges.push(Ranges::new(&freq));
     }
@@ -264,16 +264,38 @@ impl Ranges {
     }
 }
 
+/// Writes a table's frequencies, each plus one in Elias gamma code (also for the tables of
+/// [`fast`](super::fast)'s effort 2).
+pub(super) fn write_frequencies(bits: &mut BitWriter, freq: &[u32]) {
+    freq.iter().for_each(|&f| write_gamma(bits, f + 1));
+}
+
+/// Reads what [`write_frequencies`] wrote for a table of `tokens` frequencies summing to
+/// 2^`precision`.
+pub(super) fn read_frequencies(
+    bits: &mut BitReader,
+    tokens: usize,
+    precision: u32,
+) -> Result<Vec<u32>> {
+    let freq = (0..tokens)
+        .map(|_| read_gamma(bits, precision + 1).map(|f| f - 1))
+        .collect::<Result<Vec<u32>>>()?;
+    if freq.iter().sum::<u32>() != 1 << precision {
+        return Err(Error::corrupt("lossless table frequencies"));
+    }
+    Ok(freq)
+}
+
 /// Writes `v` ≥ 1 in Elias gamma code: as many zeros as it has bits after the first, then its
 /// bits.
-pub(super) fn write_gamma(bits: &mut BitWriter, v: u32) {
+fn write_gamma(bits: &mut BitWriter, v: u32) {
     let n = 31 - v.leading_zeros();
     bits.write_bits(0, n);
     bits.write_bits(v, n + 1);
 }
 
 /// Reads an Elias gamma code of at most `max_bits` bits after the first.
-pub(super) fn read_gamma(bits: &mut BitReader, max_bits: u32) -> Result<u32> {
+fn read_gamma(bits: &mut BitReader, max_bits: u32) -> Result<u32> {
     let truncated = |_| Error::Truncated("lossless tables".into());
     let mut n = 0;
     while !bits.read_bit().map_err(truncated)? {
@@ -319,19 +341,13 @@ fn read_table(
     ranges: &mut Ranges,
 ) -> Result<()> {
     let truncated = |_| Error::Truncated("lean lossless tables".into());
-    let mut freq = vec![0u32; tokens];
-    if bits.read_bit().map_err(truncated)? {
-        let mut sum = 0;
-        for f in &mut freq {
-            *f = read_gamma(bits, PRECISION + 1)? - 1;
-            sum += *f;
-        }
-        if sum != SLOTS as u32 {
-            return Err(Error::corrupt("lean lossless table frequencies"));
-        }
+    let freq = if bits.read_bit().map_err(truncated)? {
+        read_frequencies(bits, tokens, PRECISION)?
     } else {
+        let mut freq = vec![0u32; tokens];
         freq[0] = SLOTS as u32;
-    }
+        freq
+    };
     *ranges = Ranges::new(&freq);
     for (t, &f) in freq.iter().enumerate() {
         let start = usize::from(ranges.start[t]);
