@@ -125,6 +125,26 @@ fn compress_decompress_round_trip_and_overwrite_rules() {
 }
 
 #[test]
+fn variant_flag_picks_the_recurrent_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_test_png(&d.join("in.png"));
+    let rnn = ["compress", "in.png", "--codec", "rnn", "-q", "2", "-o"];
+    let out = tessera(&[&rnn[..], &["a.tsr", "--variant", "gru-additive"]].concat(), d);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info = String::from_utf8_lossy(&tessera(&["info", "a.tsr"], d).stdout).into_owned();
+    assert!(info.contains("rnn-gru-additive"), "{info}");
+    assert!(tessera(&["decompress", "a.tsr", "-o", "a.png"], d).status.success());
+    // An unknown network, or two that disagree, is an error and writes nothing.
+    let out = tessera(&[&rnn[..], &["b.tsr", "--variant", "gru-nothing"]].concat(), d);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown variant"));
+    let clash = ["c.tsr", "--variant", "gru-additive", "--set", "variant=resgru-scaling"];
+    let out = tessera(&[&rnn[..], &clash[..]].concat(), d);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disagree"));
+    assert!(!d.join("b.tsr").exists() && !d.join("c.tsr").exists());
+}
+
+#[test]
 fn rnn_training_keeps_the_runs_crops_unless_asked_to_change_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -468,8 +468,9 @@ trait Coder {
 struct Collect {
     samples: Vec<Vec<(Properties, u8)>>,
     stride: usize,
-    /// Samples seen so far, per plane.
-    seen: Vec<usize>,
+    /// Samples to pass over before the next one kept, per plane (a countdown rather than a
+    /// remainder: this runs for every sample).
+    skip: Vec<usize>,
 }
 
 impl Coder for Collect {
@@ -480,10 +481,11 @@ impl Coder for Collect {
     }
     #[inline]
     fn record(&mut self, rank: usize, properties: &Properties, u: u32) {
-        if self.seen[rank].is_multiple_of(self.stride) {
+        if self.skip[rank] == 0 {
             self.samples[rank].push((*properties, token(u).0 as u8));
+            self.skip[rank] = self.stride;
         }
-        self.seen[rank] += 1;
+        self.skip[rank] -= 1;
     }
 }
 
@@ -508,8 +510,8 @@ fn grow_trees(
     let per_strip = strips
         .par_iter_mut()
         .map(|strip| {
-            let (samples, seen) = (vec![Vec::new(); specs.len()], vec![0; specs.len()]);
-            let mut collect = Collect { samples, stride, seen };
+            let (samples, skip) = (vec![Vec::new(); specs.len()], vec![0; specs.len()]);
+            let mut collect = Collect { samples, stride, skip };
             run(strip, width, specs, None, &mut collect).map(|()| collect.samples)
         })
         .collect::<Result<Vec<_>>>()?;

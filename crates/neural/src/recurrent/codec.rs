@@ -1,5 +1,5 @@
 //! The codec `rnn`: `-q K` codes K iterations (1..=16, 0.125 raw bits per pixel each before
-//! entropy coding); `--set variant=UNIT-FRAMEWORK` picks the network (default
+//! entropy coding); `--variant UNIT-FRAMEWORK` (or `--set variant=`) picks the network (default
 //! `resgru-scaling`). Files are progressive: `tessera truncate --iterations K` keeps a prefix.
 
 use std::sync::{mpsc, Arc};
@@ -367,7 +367,7 @@ impl Codec for RnnCodec {
     }
 
     fn summary(&self) -> &'static str {
-        "progressive recurrent codec (Toderici 2017), -q = iterations, --set variant=UNIT-FRAMEWORK"
+        "progressive recurrent codec (Toderici 2017), -q = iterations, --variant UNIT-FRAMEWORK"
     }
 
     fn is_lossless(&self) -> bool {

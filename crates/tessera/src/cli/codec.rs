@@ -72,6 +72,10 @@ pub struct CompressArgs {
     /// Codec-specific option KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     options: Vec<String>,
+    /// `rnn`: the network, UNIT-FRAMEWORK (gru-additive, resgru-scaling, …; the same as
+    /// `--set variant=`).
+    #[arg(long)]
+    variant: Option<String>,
     /// Overwrite the output if it exists.
     #[arg(short, long)]
     force: bool,
@@ -160,12 +164,19 @@ fn compress(a: CompressArgs) -> Result<()> {
             bail!("quality {q} is outside 1..=100");
         }
     }
+    let mut options = parse_options(&a.options)?;
+    if let Some(variant) = a.variant {
+        if options.get("variant").is_some_and(|v| *v != variant) {
+            bail!("--variant {variant} and --set variant={} disagree", options["variant"]);
+        }
+        options.insert("variant".into(), variant);
+    }
     let params = EncodeParams {
         quality: a.quality,
         effort: a.effort,
         target_bpp: a.target_bpp,
         target_psnr: a.target_psnr,
-        options: parse_options(&a.options)?,
+        options,
     };
     let bytes = read_input(&a.input)?;
     let image = decode_image(&bytes).with_context(|| format!("reading {}", a.input.display()))?;
