@@ -35,6 +35,9 @@ pub struct Comparison {
     /// PSNR-HVS-M on luma.
     #[serde(rename = "psnr-hvs-m")]
     pub psnr_hvs_m: Option<f64>,
+    /// Whether the image has a whole 8×8 block, without which PSNR-HVS(-M) measures nothing.
+    #[serde(skip)]
+    pub hvs_blocks: bool,
 }
 
 fn finite(v: f64) -> Option<f64> {
@@ -55,6 +58,7 @@ pub fn compare(original: &Image, decoded: &Image) -> Result<Comparison> {
         ms_ssim_db: finite(-10.0 * (1.0 - ms).log10()),
         psnr_hvs: finite(crate::psnr_hvs(original, decoded)?),
         psnr_hvs_m: finite(crate::psnr_hvs_m(original, decoded)?),
+        hvs_blocks: original.width() >= 8 && original.height() >= 8,
     })
 }
 
@@ -69,7 +73,29 @@ impl std::fmt::Display for Comparison {
         writeln!(f, "PSNR-Y      {}", db(self.psnr_y))?;
         writeln!(f, "SSIM        {:.6}", self.ssim)?;
         writeln!(f, "MS-SSIM     {:.6} ({})", self.ms_ssim, db(self.ms_ssim_db))?;
-        writeln!(f, "PSNR-HVS    {}", db(self.psnr_hvs))?;
-        write!(f, "PSNR-HVS-M  {}", db(self.psnr_hvs_m))
+        let hvs = |v| if self.hvs_blocks { db(v) } else { "n/a (no whole 8×8 block)".to_string() };
+        writeln!(f, "PSNR-HVS    {}", hvs(self.psnr_hvs))?;
+        write!(f, "PSNR-HVS-M  {}", hvs(self.psnr_hvs_m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gray(side: u32, shift: u8) -> Image {
+        let data: Vec<u8> = (0..side * side).map(|i| (i * 7 % 200) as u8 + shift).collect();
+        Image::from_u8(side, side, 1, &data).unwrap()
+    }
+
+    #[test]
+    fn psnr_hvs_is_not_available_under_one_block_rather_than_identical() {
+        let small = compare(&gray(4, 0), &gray(4, 3)).unwrap().to_string();
+        assert!(small.contains("PSNR-HVS    n/a"), "{small}");
+        assert!(!small.contains("identical"), "{small}");
+        let same = compare(&gray(16, 0), &gray(16, 0)).unwrap().to_string();
+        assert!(same.contains("PSNR-HVS    inf (identical)"), "{same}");
+        let apart = compare(&gray(16, 0), &gray(16, 3)).unwrap();
+        assert!(apart.psnr_hvs.is_some() && apart.to_string().contains("PSNR-HVS    "));
     }
 }

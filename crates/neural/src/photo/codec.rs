@@ -369,9 +369,14 @@ fn check_input(image: &Image) -> Result<()> {
         ));
     }
     if image.bit_depth() != 8 || !matches!(image.channels(), 1 | 3) {
+        let kind = match image.channels() {
+            1 => "gray",
+            2 => "gray + alpha",
+            3 => "RGB",
+            _ => "RGBA",
+        };
         return Err(Error::Unsupported(format!(
-            "learned photo codecs take 8-bit gray or RGB (got {} channels of {} bits; alpha is not carried)",
-            image.channels(),
+            "learned photo codecs take 8-bit gray or RGB images, not {}-bit {kind}",
             image.bit_depth()
         )));
     }
