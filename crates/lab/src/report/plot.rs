@@ -44,7 +44,7 @@ const W: u32 = 640;
 const H: u32 = 400;
 const PNG_SCALE: u32 = 2;
 /// Width kept right of a line chart for its legend.
-const LEGEND: u32 = 170;
+const LEGEND: u32 = 200;
 const FONT: &str = "sans-serif";
 
 /// A palette that stays apart for up to a dozen curves.
@@ -194,15 +194,30 @@ fn lines<DB: DrawingBackend>(
         let x = px(10.0);
         legend.draw(&PathElement::new(vec![(x, y), (x + px(22.0), y)], stroke)).map_err(e)?;
         // Long names are cut to fit the strip (the tables below give them whole).
-        let name: String = if sr.name.chars().count() > 22 {
-            sr.name.chars().take(21).chain(std::iter::once('…')).collect()
-        } else {
-            sr.name.clone()
-        };
-        let label = Text::new(name, (x + px(28.0), y - px(6.0)), (FONT, px(12.5)).into_font().color(&INK));
+        let font = (FONT, px(12.5)).into_font().color(&INK);
+        let room = legend.dim_in_pixel().0 as i32 - x - px(32.0);
+        let name = fit(&legend, &sr.name, &font, room);
+        let label = Text::new(name, (x + px(28.0), y - px(6.0)), font);
         legend.draw(&label).map_err(e)?;
     }
     Ok(())
+}
+
+/// `name`, cut and ended with an ellipsis where it would be wider than `room` pixels in `font`.
+fn fit<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    name: &str,
+    font: &TextStyle,
+    room: i32,
+) -> String {
+    let fits = |t: &str| area.estimate_text_size(t, font).is_ok_and(|(w, _)| w as i32 <= room);
+    let mut chars: Vec<char> = name.chars().collect();
+    let mut text = name.to_string();
+    while !fits(&text) && !chars.is_empty() {
+        chars.pop();
+        text = chars.iter().chain(['…'].iter()).collect();
+    }
+    text
 }
 
 /// A horizontal bar chart: one bar per `(label, value, ours)`, best (smallest when
@@ -263,5 +278,22 @@ mod tests {
         let bars = bar_chart("bpsp", "bpsp", vec![("x".into(), 3.0, true), ("y".into(), 2.0, false)], true).unwrap();
         assert!(bars.svg.find("\ny\n").unwrap() < bars.svg.find("\nx\n").unwrap());
         assert_eq!(tessera_core::io::decode_image(&bars.png).unwrap().height(), (20 + 48) * PNG_SCALE);
+    }
+
+    #[test]
+    fn legend_labels_are_whole_when_they_fit_and_cut_to_the_strip_when_not() {
+        font_once().unwrap();
+        let points = vec![(0.1, 25.0), (1.0, 35.0)];
+        let s = |name: &str| Series { name: name.into(), points: points.clone(), style: Style::Ours };
+        let long = "checkerboard+refine=60+with-a-much-longer-name";
+        let c = line_chart("PSNR", "bpp", "dB", &[s("checkerboard+refine=60"), s(long)]).unwrap();
+        assert!(c.svg.contains("\ncheckerboard+refine=60\n"), "{}", c.svg);
+        let mut svg = String::new();
+        let area = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let font = (FONT, 12.5).into_font().color(&INK);
+        let cut = fit(&area, long, &font, 120);
+        assert!(cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')), "{cut}");
+        assert!(area.estimate_text_size(&cut, &font).unwrap().0 <= 120);
+        assert!(!c.svg.contains(long) && c.svg.contains("…\n"));
     }
 }
