@@ -45,10 +45,9 @@
 
 use rayon::prelude::*;
 use tessera_core::{Error, Result};
+use tessera_entropy::bits::{BitReader, BitWriter};
 use tessera_entropy::model::scale_counts;
 use tessera_entropy::rans::{RansDecoder, RansEncoder, SearchModel};
-
-use tessera_entropy::bits::{BitReader, BitWriter};
 
 use super::lean::{read_frequencies, write_frequencies};
 use super::tree::{signed_bin, unsigned_bin, Properties, Tree, BINS};
